@@ -1,0 +1,59 @@
+"""Weight initialisation, with torch.nn.init's gains and Xavier (Glorot) bounds.
+
+A weight is (..., fan_out, fan_in): any leading dimensions are replicas, each
+initialised as its own (fan_out, fan_in) matrix.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+_UNIT_GAIN = {"linear", "identity", "sigmoid"}
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """Return the recommended gain for a nonlinearity: linear 1, sigmoid 1, tanh 5/3,
+    relu sqrt(2), leaky_relu sqrt(2 / (1 + slope^2)) with slope 0.01 unless given."""
+    if nonlinearity in _UNIT_GAIN:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + slope**2))
+    raise ValueError(
+        f"unsupported nonlinearity {nonlinearity!r}: expected one of "
+        "linear, identity, sigmoid, tanh, relu, leaky_relu"
+    )
+
+
+def xavier_bound(weight: Tensor, gain: float = 1.0) -> float:
+    """a = gain * sqrt(6 / (fan_in + fan_out)), the half-width of Xavier's uniform."""
+    fan_out, fan_in = weight.shape[-2], weight.shape[-1]
+    return gain * math.sqrt(6.0 / (fan_in + fan_out))
+
+
+def xavier_std(weight: Tensor, gain: float = 1.0) -> float:
+    """std = gain * sqrt(2 / (fan_in + fan_out)), the spread of Xavier's normal."""
+    fan_out, fan_in = weight.shape[-2], weight.shape[-1]
+    return gain * math.sqrt(2.0 / (fan_in + fan_out))
+
+
+def xavier_uniform_(
+    weight: Tensor, gain: float = 1.0, generator: torch.Generator | None = None
+) -> Tensor:
+    """Fill weight in place from U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
+    bound = xavier_bound(weight, gain)
+    return weight.uniform_(-bound, bound, generator=generator)
+
+
+def xavier_normal_(
+    weight: Tensor, gain: float = 1.0, generator: torch.Generator | None = None
+) -> Tensor:
+    """Fill weight in place from N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    return weight.normal_(0.0, xavier_std(weight, gain), generator=generator)

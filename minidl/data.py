@@ -8,7 +8,9 @@ import torch
 from torch import Tensor
 
 DISK_CENTRE = 0.5
-DISK_RADIUS = 1 / math.sqrt(2 * math.pi)  # area pi r^2 = 1/2 of the unit square: balanced classes
+DISK_RADIUS = 1 / math.sqrt(
+    2 * math.pi
+)  # area pi r^2 = 1/2 of the unit square: balanced classes
 
 
 def disk(

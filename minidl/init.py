@@ -57,3 +57,12 @@ def xavier_normal_(
 ) -> Tensor:
     """Fill weight in place from N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
     return weight.normal_(0.0, xavier_std(weight, gain), generator=generator)
+
+
+def linear_default_(
+    weight: Tensor, bias: Tensor, generator: torch.Generator | None = None
+) -> None:
+    """Fill weight, then bias, from U(-1/sqrt(fan_in), 1/sqrt(fan_in)): torch.nn.Linear's init."""
+    bound = 1 / math.sqrt(weight.shape[-1])
+    weight.uniform_(-bound, bound, generator=generator)
+    bias.uniform_(-bound, bound, generator=generator)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
+from minidl.init import linear_default_
 from minidl.module import Module, sum_to_shape
 
 
@@ -42,9 +41,7 @@ class Linear(Module):
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Draw W and b uniformly on +-1/sqrt(in_features), torch.nn.Linear's default."""
-        bound = 1 / math.sqrt(self.in_features)
-        self.weight.uniform_(-bound, bound, generator=generator)
-        self.bias.uniform_(-bound, bound, generator=generator)
+        linear_default_(self.weight, self.bias, generator)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.dim() < 2 or input.shape[-1] != self.in_features:
@@ -67,6 +64,14 @@ class Linear(Module):
 
     def param(self) -> list[tuple[Tensor, Tensor]]:
         return [(self.weight, self.grad_weight), (self.bias, self.grad_bias)]
+
+    def to(self, device: torch.device | str) -> Linear:
+        """Move the parameters and their gradients to a device; return self."""
+        self.weight = self.weight.to(device)
+        self.bias = self.bias.to(device)
+        self.grad_weight = self.grad_weight.to(device)
+        self.grad_bias = self.grad_bias.to(device)
+        return self
 
     def extra_repr(self) -> str:
         text = f"in_features={self.in_features}, out_features={self.out_features}, bias=True"

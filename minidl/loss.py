@@ -72,7 +72,9 @@ class CrossEntropyLoss:
 
     def backward(self) -> Tensor:
         target_mass = self.target_probabilities.sum(-1, keepdim=True)
-        return (self.softmax * target_mass - self.target_probabilities) / self.batch_size
+        return (
+            self.softmax * target_mass - self.target_probabilities
+        ) / self.batch_size
 
     def _target_probabilities(self, prediction: Tensor, target: Tensor) -> Tensor:
         classes = prediction.shape[-1]
@@ -80,7 +82,9 @@ class CrossEntropyLoss:
             return target
         if target.shape == prediction.shape[:-1] and not target.is_floating_point():
             if target.numel() and (target.min() < 0 or target.max() >= classes):
-                raise ValueError(f"CrossEntropyLoss class indices must lie in [0, {classes})")
+                raise ValueError(
+                    f"CrossEntropyLoss class indices must lie in [0, {classes})"
+                )
             return one_hot(target, classes, dtype=prediction.dtype)
         raise ValueError(
             f"CrossEntropyLoss expects integer class indices of shape "

@@ -30,6 +30,10 @@ class Module:
         for _, gradient in self.param():
             gradient.zero_()
 
+    def to(self, device: torch.device | str) -> Module:
+        """Move any parameters to a device; return self. Parameter-free modules stay as they are."""
+        return self
+
     def __call__(self, input: Tensor) -> Tensor:
         return self.forward(input)
 
@@ -61,6 +65,11 @@ class Sequential(Module):
     def param(self) -> list[tuple[Tensor, Tensor]]:
         return [pair for module in self.modules for pair in module.param()]
 
+    def to(self, device: torch.device | str) -> Sequential:
+        for module in self.modules:
+            module.to(device)
+        return self
+
     def __getitem__(self, index: int) -> Module:
         return self.modules[index]
 
@@ -68,7 +77,9 @@ class Sequential(Module):
         return len(self.modules)
 
     def __repr__(self) -> str:
-        lines = [f"  ({index}): {module!r}" for index, module in enumerate(self.modules)]
+        lines = [
+            f"  ({index}): {module!r}" for index, module in enumerate(self.modules)
+        ]
         return "Sequential(\n" + "\n".join(lines) + "\n)"
 
 

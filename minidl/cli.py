@@ -1,0 +1,160 @@
+"""The minidl command line: parse options, call the experiment layer, print.
+
+Exit codes: 0 success, 1 a run diverged (or a check failed), 2 invalid input
+(config, option or file), 130 interrupted with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from minidl.runner.config import Config, ConfigError, load_config
+from minidl.runner.report import progress_bar, stderr, stdout, train_table
+from minidl.runner.store import to_json_safe
+
+EXIT_DIVERGED = 1
+EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    help="Train small networks with hand-written backward passes, from YAML configs.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+ConfigArgument = Annotated[Path, typer.Argument(help="Experiment config (YAML).")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override a config key: key.path=value (value parsed as YAML). Repeatable.",
+    ),
+]
+SeedOption = Annotated[
+    int | None,
+    typer.Option("--seed", help="Seed of the run; overrides the config's seed."),
+]
+RunsDirOption = Annotated[
+    Path, typer.Option("--runs-dir", help="Folder that receives the run folders.")
+]
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print only the result, as one JSON object, on stdout."
+    ),
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", help="No progress bar and no table.")
+]
+
+
+class InvalidInput(Exception):
+    """Bad input found by the CLI itself; reported in one line with exit code 2."""
+
+
+def load(config_path: Path, sets: list[str] | None, seed: int | None) -> Config:
+    return load_config(config_path, sets or [], seed)
+
+
+def check_runs_dir(runs_dir: Path) -> None:
+    """Fail early, before any work, when run folders cannot be created under runs_dir."""
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise InvalidInput(f"--runs-dir {runs_dir}: exists and is not a folder")
+    existing = runs_dir
+    while not existing.exists():
+        existing = existing.parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidInput(f"--runs-dir {runs_dir}: folder is not writable")
+
+
+def print_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(to_json_safe(data)) + "\n")
+    sys.stdout.flush()
+
+
+@app.callback()
+def _commands() -> None:
+    """Train small networks with hand-written backward passes, from YAML configs."""
+
+
+@app.command()
+def train(
+    config_path: ConfigArgument,
+    sets: SetOption = None,
+    seed: SeedOption = None,
+    runs_dir: RunsDirOption = Path("runs"),
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Train one model from CONFIG and record it in a new run folder."""
+    from minidl.runner.experiment import run_train
+
+    config = load(config_path, sets, seed)
+    check_runs_dir(runs_dir)
+
+    with progress_bar(enabled=not quiet) as progress:
+        task = None
+        if progress is not None:
+            task = progress.add_task("train", total=config.training.epochs, status="")
+
+        def show(stats) -> None:
+            if progress is not None:
+                status = (
+                    f"loss {stats.loss[0]:.5f}  train {100 * stats.train_error[0]:.2f}%"
+                    f"  test {100 * stats.test_error[0]:.2f}%"
+                )
+                progress.update(task, completed=stats.epoch, status=status)
+
+        run = run_train(config, config_path, runs_dir, on_epoch=show)
+
+    metrics = {**run.metrics, "run_dir": str(run.run_dir)}
+    if as_json:
+        print_json(metrics)
+    elif not quiet:
+        stdout.print(train_table(metrics))
+        stdout.print(f"run folder: {run.run_dir}")
+
+    if metrics["status"] == "diverged":
+        stderr.print(
+            f"[red]diverged:[/red] the loss became NaN or infinite at epoch "
+            f"{metrics['diverged_epoch']}; try a smaller learning rate "
+            f"(optimizer.lr is {config.optimizer.lr}), e.g. --set optimizer.lr={config.optimizer.lr / 10:g}",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_DIVERGED)
+
+
+def main() -> None:
+    """Entry point: run the app and turn every input error into one line and exit code 2."""
+    try:
+        code = app(standalone_mode=False)
+    except (ConfigError, InvalidInput) as error:
+        _fail(str(error), EXIT_INVALID)
+    except typer.TyperException as error:  # usage errors: bad option, missing argument
+        _fail(error.format_message(), EXIT_INVALID)
+    except (typer.Abort, KeyboardInterrupt):
+        code = EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED:
+        _fail(
+            "interrupted; the run folder keeps the work so far, marked 'interrupted'",
+            code,
+        )
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    stderr.print(
+        f"minidl: error: {message}", highlight=False, markup=False, soft_wrap=True
+    )
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

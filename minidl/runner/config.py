@@ -1,0 +1,264 @@
+"""The experiment config: its schema, loading from YAML, and --set / --seed overrides.
+
+Every field is validated before any work starts. A problem becomes a ConfigError
+whose message is one line naming the file, the key path and the expected value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import torch
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# The disk data set: two input features, two classes.
+DATA_FEATURES = {"disk": 2}
+DATA_CLASSES = {"disk": 2}
+
+
+class ConfigError(Exception):
+    """An invalid config, option or file, reported as one line."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class DataConfig(_Section):
+    generator: Literal["disk"] = "disk"
+    train_size: int = Field(1000, ge=1)
+    test_size: int = Field(1000, ge=1)
+    normalise: bool = True
+
+
+class LinearLayer(_Section):
+    type: Literal["linear"]
+    in_features: int = Field(ge=1)
+    out_features: int = Field(ge=1)
+
+
+class ActivationLayer(_Section):
+    type: Literal["tanh", "relu", "sigmoid"]
+
+
+Layer = Annotated[LinearLayer | ActivationLayer, Field(discriminator="type")]
+LAYER_TYPES = ("linear", "tanh", "relu", "sigmoid")
+
+
+class InitConfig(_Section):
+    weight: Literal["xavier_uniform", "xavier_normal", "default"] = "xavier_uniform"
+    bias: Literal["zeros", "default"] = "zeros"
+
+    @model_validator(mode="after")
+    def _default_is_whole_layer(self) -> InitConfig:
+        if (self.weight == "default") != (self.bias == "default"):
+            raise ValueError(
+                "weight and bias must both be 'default' (torch.nn.Linear's init) or neither"
+            )
+        return self
+
+
+class LossConfig(_Section):
+    type: Literal["mse", "cross_entropy"] = "mse"
+
+
+class OptimizerConfig(_Section):
+    type: Literal["sgd"] = "sgd"
+    lr: float = Field(gt=0)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    dampening: float = Field(0.0, ge=0, le=1)
+    nesterov: bool = False
+    weight_decay: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> OptimizerConfig:
+        if self.nesterov and (self.momentum == 0 or self.dampening != 0):
+            raise ValueError("nesterov requires momentum > 0 and dampening = 0")
+        return self
+
+
+class TrainingConfig(_Section):
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    shuffle: bool = True
+
+
+class Config(_Section):
+    seed: int = Field(0, ge=0)
+    dtype: Literal["float32", "float64"] = "float32"
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
+    data: DataConfig = DataConfig()
+    model: list[Layer] = Field(min_length=1)
+    init: InitConfig = InitConfig()
+    loss: LossConfig = LossConfig()
+    optimizer: OptimizerConfig
+    training: TrainingConfig
+
+    def torch_dtype(self) -> torch.dtype:
+        return getattr(torch, self.dtype)
+
+
+def load_config(
+    path: str | Path, overrides: list[str] = (), seed: int | None = None
+) -> Config:
+    """Read, override and validate a config file; raise ConfigError on any problem."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    for override in overrides:
+        _apply_override(raw, override, path)
+    if seed is not None:
+        raw["seed"] = seed
+    return validate_config(raw, path)
+
+
+def validate_config(raw: dict[str, Any], path: str | Path) -> Config:
+    """Validate a config mapping: the schema, then the checks that span sections."""
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(f"{path}: {_describe(error)}") from None
+
+    problem = _check_layers(config) or _check_device(config)
+    if problem is not None:
+        key, message = problem
+        raise ConfigError(f"{path}: {key}: {message}")
+    return config
+
+
+def config_to_yaml(config: Config) -> str:
+    """The resolved config as YAML; loading it back gives an equal config."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the config file: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping of config sections at the top level"
+        )
+    return raw
+
+
+def _apply_override(raw: dict[str, Any], override: str, path: Path) -> None:
+    """Set one `key.path=value` override; the value is parsed as YAML."""
+    key, separator, text = override.partition("=")
+    if not separator or not key:
+        raise ConfigError(f"--set {override!r}: expected key.path=value")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {key}: value {text!r} is not valid YAML") from None
+
+    parts = key.split(".")
+    node: Any = raw
+    for depth, part in enumerate(parts):
+        where = ".".join(parts[: depth + 1])
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(
+                    f"{path}: {where} (from --set): expected a list index below {len(node)}"
+                )
+            part = int(part)
+        elif not isinstance(node, dict):
+            raise ConfigError(f"{path}: {where} (from --set): parent is not a mapping")
+        if last:
+            node[part] = value
+        else:
+            if isinstance(node, dict) and part not in node:
+                node[part] = {}
+            node = node[part]
+
+
+def _describe(error: ValidationError) -> str:
+    """One line for the first validation error: key path, what is expected, what was given."""
+    first = error.errors()[0]
+    key = _key_path(first["loc"])
+    more = error.error_count() - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key{suffix}"
+    if kind == "missing":
+        return f"{key}: missing required key{suffix}"
+    if kind == "union_tag_invalid":
+        tag = first["ctx"]["tag"]
+        return f"{key}.type: unknown layer type {tag!r}, expected one of {', '.join(LAYER_TYPES)}{suffix}"
+    if kind == "union_tag_not_found":
+        return f"{key}.type: missing layer type, expected one of {', '.join(LAYER_TYPES)}{suffix}"
+
+    message = first["msg"].removeprefix("Value error, ")
+    message = message[0].lower() + message[1:]
+    given = first.get("input")
+    shown = "" if isinstance(given, (dict, list)) else f", got {given!r}"
+    return f"{key}: {message}{shown}{suffix}"
+
+
+def _key_path(location: tuple[Any, ...]) -> str:
+    """Join a pydantic location into a.b.0.c, dropping the union tags pydantic inserts."""
+    parts = []
+    for index, part in enumerate(location):
+        after_index = index > 0 and isinstance(location[index - 1], int)
+        if (
+            after_index
+            and isinstance(part, str)
+            and part in ("LinearLayer", "ActivationLayer", *LAYER_TYPES)
+        ):
+            continue
+        parts.append(str(part))
+    return ".".join(parts) or "(top level)"
+
+
+def _check_layers(config: Config) -> tuple[str, str] | None:
+    """Layer sizes must chain, start at the data's features and end at its classes."""
+    features = DATA_FEATURES[config.data.generator]
+    classes = DATA_CLASSES[config.data.generator]
+    linear = [
+        (i, layer) for i, layer in enumerate(config.model) if layer.type == "linear"
+    ]
+    if not linear:
+        return "model", "expected at least one linear layer"
+
+    width = features
+    for index, layer in linear:
+        if layer.in_features != width:
+            source = (
+                "the data's input features"
+                if index == linear[0][0]
+                else "the previous linear layer's out_features"
+            )
+            return (
+                f"model.{index}.in_features",
+                f"expected {width} ({source}), got {layer.in_features}",
+            )
+        width = layer.out_features
+
+    last_index = linear[-1][0]
+    if width != classes:
+        return (
+            f"model.{last_index}.out_features",
+            f"expected {classes} (the number of classes of the {config.data.generator} data), got {width}",
+        )
+    return None
+
+
+def _check_device(config: Config) -> tuple[str, str] | None:
+    if config.device.startswith("cuda") and not torch.cuda.is_available():
+        return (
+            "device",
+            f"{config.device!r} is not available on this machine, expected 'cpu'",
+        )
+    return None

@@ -1,0 +1,140 @@
+"""One training run from a config, recorded in its own run folder."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import minidl
+from minidl.runner.config import Config, config_to_yaml
+from minidl.runner.store import (
+    FAILED,
+    INTERRUPTED,
+    RUNNING,
+    create_run_dir,
+    write_csv,
+    write_json,
+    write_text,
+)
+from minidl.runner.training import EpochStats, TrainingResult, train
+
+HISTORY_HEADER = ["epoch", "loss", "train_error", "test_error", "seconds"]
+
+
+@dataclass
+class TrainRun:
+    """A finished single run: its folder, its metrics and the trained objects."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+    result: TrainingResult
+
+
+def environment(config: Config) -> dict[str, Any]:
+    """The facts a result depends on beyond its config."""
+    return {
+        "dtype": config.dtype,
+        "device": config.device,
+        "torch_version": torch.__version__,
+        "minidl_version": minidl.__version__,
+        "python_version": platform.python_version(),
+    }
+
+
+def start_run(
+    runs_dir: str | Path, command: str, config: Config, config_path: str | Path
+) -> Path:
+    """Create the run folder with the resolved config and a "running" status."""
+    run_dir = create_run_dir(runs_dir, command, config_path)
+    write_text(run_dir / "config.yaml", config_to_yaml(config))
+    return run_dir
+
+
+def run_train(
+    config: Config,
+    config_path: str | Path,
+    runs_dir: str | Path,
+    on_epoch: Callable[[EpochStats], None] | None = None,
+    on_start: Callable[[Path], None] | None = None,
+) -> TrainRun:
+    """Train the config's model once with config.seed and record the run.
+
+    On Ctrl-C (KeyboardInterrupt) or an error, the folder keeps the history so
+    far with status "interrupted" or "failed", and the exception propagates.
+    """
+    run_dir = start_run(runs_dir, "train", config, config_path)
+    metrics: dict[str, Any] = {
+        "command": "train",
+        "config": str(config_path),
+        "seed": config.seed,
+        "status": RUNNING,
+        **environment(config),
+    }
+    write_json(run_dir / "metrics.json", metrics)
+    if on_start is not None:
+        on_start(run_dir)
+
+    history: list[EpochStats] = []
+
+    def record(stats: EpochStats) -> None:
+        history.append(stats)
+        if on_epoch is not None:
+            on_epoch(stats)
+
+    try:
+        result = train(config, [config.seed], record)
+    except BaseException as error:
+        status = INTERRUPTED if isinstance(error, KeyboardInterrupt) else FAILED
+        _write_history(run_dir, history)
+        write_json(
+            run_dir / "metrics.json",
+            {**metrics, **_partial_metrics(history), "status": status},
+        )
+        raise
+
+    replica = result.replicas[0]
+    metrics.update(
+        train_error=replica.train_error,
+        test_error=replica.test_error,
+        final_loss=replica.final_loss,
+        seconds=result.seconds,
+        seconds_per_epoch=result.seconds / max(len(history), 1),
+        epochs_completed=replica.epochs_completed,
+        diverged_epoch=replica.diverged_epoch,
+        status=replica.status,
+    )
+    _write_history(run_dir, history)
+    write_json(run_dir / "metrics.json", metrics)
+    return TrainRun(run_dir=run_dir, metrics=metrics, result=result)
+
+
+def _partial_metrics(history: list[EpochStats]) -> dict[str, Any]:
+    if not history:
+        return {"epochs_completed": 0}
+    last = history[-1]
+    return {
+        "train_error": last.train_error[0],
+        "test_error": last.test_error[0],
+        "final_loss": last.loss[0],
+        "seconds": last.seconds,
+        "epochs_completed": last.epoch,
+    }
+
+
+def _write_history(run_dir: Path, history: list[EpochStats]) -> None:
+    rows = [
+        [
+            stats.epoch,
+            stats.loss[0],
+            stats.train_error[0],
+            stats.test_error[0],
+            round(stats.seconds, 6),
+        ]
+        for stats in history
+    ]
+    write_csv(run_dir / "history.csv", HISTORY_HEADER, rows)

@@ -1,0 +1,246 @@
+"""The training loop: R replicas trained at once, one minibatch step at a time.
+
+A single run is the case R = 1. Replicas never mix: every layer, loss and SGD
+step acts per replica, so replica r follows the trajectory of a lone run with
+its seed. A replica whose epoch loss turns NaN or infinite is marked diverged
+and its parameters are frozen from then on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from minidl.module import Sequential
+from minidl.optim import SGD
+from minidl.runner.build import (
+    Data,
+    make_data,
+    make_generators,
+    make_loss,
+    make_model,
+    make_optimizer,
+    make_targets,
+)
+from minidl.runner.config import Config
+
+COMPLETED = "completed"
+DIVERGED = "diverged"
+
+
+@dataclass
+class EpochStats:
+    """What one epoch ended with, one entry per replica."""
+
+    epoch: int
+    loss: list[float]
+    train_error: list[float]
+    test_error: list[float]
+    seconds: float
+
+
+@dataclass
+class ReplicaResult:
+    """The outcome of one seed's run. Error rates are fractions in [0, 1]."""
+
+    seed: int
+    train_error: float
+    test_error: float
+    final_loss: float
+    status: str
+    epochs_completed: int
+    diverged_epoch: int | None = None
+
+
+@dataclass
+class TrainingResult:
+    """Every replica's outcome, plus the trained model and the data it saw."""
+
+    replicas: list[ReplicaResult]
+    model: Sequential
+    data: Data
+    seconds: float
+    history: list[EpochStats] = field(default_factory=list)
+
+
+def error_rate(model: Sequential, inputs: Tensor, labels: Tensor) -> Tensor:
+    """Fraction of points whose argmax output differs from the label, per replica."""
+    predictions = model.forward(inputs).argmax(-1)
+    mistakes = (predictions != labels).sum(-1, dtype=torch.float64)
+    return mistakes / labels.shape[-1]
+
+
+def train(
+    config: Config,
+    seeds: list[int],
+    on_epoch: Callable[[EpochStats], None] | None = None,
+) -> TrainingResult:
+    """Train one replica per seed, as one batched computation, for config's epochs."""
+    with torch.inference_mode():
+        return _train(config, seeds, on_epoch)
+
+
+def _train(
+    config: Config, seeds: list[int], on_epoch: Callable[[EpochStats], None] | None
+) -> TrainingResult:
+    started = time.perf_counter()
+    generators = make_generators(seeds)
+    data = make_data(config, generators)
+    model = make_model(config, generators)
+    loss_function = make_loss(config)
+    optimizer = make_optimizer(config, model)
+    train_targets = make_targets(config, data.train_labels, data.classes)
+    freezer = Freezer(optimizer, len(seeds))
+
+    history: list[EpochStats] = []
+    for epoch in range(1, config.training.epochs + 1):
+        order = _epoch_order(config, generators, data.train_inputs.device)
+        epoch_loss = _train_epoch(
+            config, model, loss_function, optimizer, data, train_targets, order, freezer
+        )
+
+        stats = EpochStats(
+            epoch=epoch,
+            loss=epoch_loss.tolist(),
+            train_error=error_rate(
+                model, data.train_inputs, data.train_labels
+            ).tolist(),
+            test_error=error_rate(model, data.test_inputs, data.test_labels).tolist(),
+            seconds=time.perf_counter() - started,
+        )
+        freezer.freeze_diverged(stats)
+        history.append(stats)
+        if on_epoch is not None:
+            on_epoch(stats)
+        if freezer.all_frozen():
+            break
+
+    seconds = time.perf_counter() - started
+    replicas = [
+        _replica_result(seed, r, history, freezer) for r, seed in enumerate(seeds)
+    ]
+    return TrainingResult(
+        replicas=replicas, model=model, data=data, seconds=seconds, history=history
+    )
+
+
+def _epoch_order(
+    config: Config, generators: list[torch.Generator], device: torch.device
+) -> Tensor | None:
+    """Each replica's permutation of its training set, or None without shuffling."""
+    if not config.training.shuffle:
+        return None
+    size = config.data.train_size
+    permutations = [
+        torch.randperm(size, generator=generator) for generator in generators
+    ]
+    return torch.stack(permutations).to(device)
+
+
+def _train_epoch(
+    config: Config,
+    model: Sequential,
+    loss_function,
+    optimizer: SGD,
+    data: Data,
+    targets: Tensor,
+    order: Tensor | None,
+    freezer: Freezer,
+) -> Tensor:
+    """One pass over the training set in minibatches; returns each replica's mean loss."""
+    inputs = data.train_inputs
+    if order is not None:
+        inputs = inputs.gather(-2, order.unsqueeze(-1).expand_as(inputs))
+        targets = _gather_rows(targets, order)
+
+    size = inputs.shape[-2]
+    batch_size = config.training.batch_size
+    loss_sum = torch.zeros(inputs.shape[0], dtype=inputs.dtype, device=inputs.device)
+    for start in range(0, size, batch_size):
+        batch_inputs = inputs[:, start : start + batch_size]
+        batch_targets = targets[:, start : start + batch_size]
+
+        loss = loss_function.forward(model.forward(batch_inputs), batch_targets)
+        model.backward(loss_function.backward())
+        optimizer.step()
+        optimizer.zero_grad()
+        freezer.restore()
+
+        loss_sum += loss * batch_inputs.shape[-2]
+    return loss_sum / size
+
+
+def _gather_rows(values: Tensor, order: Tensor) -> Tensor:
+    """Reorder (R, N) labels or (R, N, C) targets along N by the (R, N) order."""
+    if values.dim() == 2:
+        return values.gather(-1, order)
+    return values.gather(-2, order.unsqueeze(-1).expand_as(values))
+
+
+def _replica_result(
+    seed: int, replica: int, history: list[EpochStats], freezer: Freezer
+) -> ReplicaResult:
+    last = history[-1]
+    diverged_epoch = freezer.diverged_epoch[replica]
+    if diverged_epoch is not None:
+        return ReplicaResult(
+            seed=seed,
+            train_error=math.nan,
+            test_error=math.nan,
+            final_loss=math.nan,
+            status=DIVERGED,
+            epochs_completed=diverged_epoch - 1,
+            diverged_epoch=diverged_epoch,
+        )
+    return ReplicaResult(
+        seed=seed,
+        train_error=last.train_error[replica],
+        test_error=last.test_error[replica],
+        final_loss=last.loss[replica],
+        status=COMPLETED,
+        epochs_completed=last.epoch,
+    )
+
+
+class Freezer:
+    """Holds diverged replicas' parameters fixed so they stop costing NaN arithmetic."""
+
+    def __init__(self, optimizer: SGD, replicas: int) -> None:
+        self.optimizer = optimizer
+        self.diverged_epoch: list[int | None] = [None] * replicas
+        self.frozen: Tensor | None = None
+        self.snapshots: list[Tensor] = []
+
+    def freeze_diverged(self, stats: EpochStats) -> None:
+        newly = [
+            r
+            for r, loss in enumerate(stats.loss)
+            if self.diverged_epoch[r] is None and not math.isfinite(loss)
+        ]
+        if not newly:
+            return
+        for r in newly:
+            self.diverged_epoch[r] = stats.epoch
+
+        parameters = [parameter for parameter, _ in self.optimizer.params]
+        device = parameters[0].device
+        self.frozen = torch.tensor(
+            [epoch is not None for epoch in self.diverged_epoch], device=device
+        )
+        self.snapshots = [parameter.clone() for parameter in parameters]
+
+    def restore(self) -> None:
+        """Put the frozen replicas' parameters back after an optimizer step."""
+        if self.frozen is None:
+            return
+        for (parameter, _), snapshot in zip(self.optimizer.params, self.snapshots):
+            mask = self.frozen.view(-1, *([1] * (parameter.dim() - 1)))
+            parameter.copy_(torch.where(mask, snapshot, parameter))
+
+    def all_frozen(self) -> bool:
+        return all(epoch is not None for epoch in self.diverged_epoch)

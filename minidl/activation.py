@@ -9,25 +9,25 @@ from minidl.module import Module
 
 
 class Tanh(Module):
-    """y = tanh(x); dL/dx = dL/dy * (1 - y^2)."""
+    """y = tanh(x); dL/dx = dL/dy * (1 - y^2), computed as dL/dy - dL/dy * y^2."""
 
     def forward(self, input: Tensor) -> Tensor:
         self.output = torch.tanh(input)
         return self.output
 
     def backward(self, grad_output: Tensor) -> Tensor:
-        return grad_output * (1 - self.output.square())
+        return torch.addcmul(grad_output, grad_output, self.output.square(), value=-1)
 
 
 class Sigmoid(Module):
-    """y = 1 / (1 + exp(-x)); dL/dx = dL/dy * y * (1 - y)."""
+    """y = 1 / (1 + exp(-x)); dL/dx = dL/dy * y * (1 - y), computed as dL/dy * (y - y^2)."""
 
     def forward(self, input: Tensor) -> Tensor:
         self.output = torch.sigmoid(input)
         return self.output
 
     def backward(self, grad_output: Tensor) -> Tensor:
-        return grad_output * self.output * (1 - self.output)
+        return grad_output * (self.output - self.output.square())
 
 
 class ReLU(Module):

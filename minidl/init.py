@@ -48,7 +48,9 @@ def xavier_uniform_(
     weight: Tensor, gain: float = 1.0, generator: torch.Generator | None = None
 ) -> Tensor:
     """Fill weight in place from U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
-    bound = xavier_bound(weight, gain)
+    # sqrt(3) * std equals xavier_bound; this order of operations is torch.nn.init's,
+    # so float64 bounds agree to the last bit.
+    bound = math.sqrt(3.0) * xavier_std(weight, gain)
     return weight.uniform_(-bound, bound, generator=generator)
 
 
@@ -63,6 +65,13 @@ def linear_default_(
     weight: Tensor, bias: Tensor, generator: torch.Generator | None = None
 ) -> None:
     """Fill weight, then bias, from U(-1/sqrt(fan_in), 1/sqrt(fan_in)): torch.nn.Linear's init."""
-    bound = 1 / math.sqrt(weight.shape[-1])
-    weight.uniform_(-bound, bound, generator=generator)
-    bias.uniform_(-bound, bound, generator=generator)
+    fan_in = weight.shape[-1]
+    # torch.nn.Linear draws its weight by kaiming_uniform_(a=sqrt(5)), whose bound
+    # sqrt(3) * gain / sqrt(fan_in) is 1/sqrt(fan_in) up to float64 rounding.
+    # Computing it the same way keeps float64 weights bit-identical to torch's.
+    kaiming_std = calculate_gain("leaky_relu", math.sqrt(5)) / math.sqrt(fan_in)
+    weight_bound = math.sqrt(3.0) * kaiming_std
+    weight.uniform_(-weight_bound, weight_bound, generator=generator)
+
+    bias_bound = 1 / math.sqrt(fan_in)
+    bias.uniform_(-bias_bound, bias_bound, generator=generator)

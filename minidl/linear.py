@@ -50,17 +50,18 @@ class Linear(Module):
                 f"got {tuple(input.shape)}"
             )
         self.input = input
-        return torch.matmul(input, self.weight.mT) + self.bias.unsqueeze(-2)
+        self.layout = _layout(input, self.weight)
+        return affine(input, self.weight, self.bias, self.layout)
 
     def backward(self, grad_output: Tensor) -> Tensor:
-        grad_weight = torch.matmul(grad_output.mT, self.input)
-        grad_bias = grad_output.sum(-2)
+        layout = self.layout
+        accumulate_outer(self.grad_weight, grad_output, self.input, layout)
+        if layout == BROADCAST:
+            self.grad_bias += sum_to_shape(grad_output.sum(-2), self.bias.shape)
+        else:
+            self.grad_bias += grad_output.sum(-2)
 
-        self.grad_weight += sum_to_shape(grad_weight, self.weight.shape)
-        self.grad_bias += sum_to_shape(grad_bias, self.bias.shape)
-
-        grad_input = torch.matmul(grad_output, self.weight)
-        return sum_to_shape(grad_input, self.input.shape)
+        return input_gradient(grad_output, self.weight, self.input, layout)
 
     def param(self) -> list[tuple[Tensor, Tensor]]:
         return [(self.weight, self.grad_weight), (self.bias, self.grad_bias)]
@@ -78,3 +79,51 @@ class Linear(Module):
         if self.replicas is not None:
             text += f", replicas={self.replicas}"
         return text
+
+
+# Each product has one fused kernel for the two layouts training meets: a single
+# model (2-D input and weight), and replicas (3-D input and weight with the same
+# leading size). Any other leading dimensions broadcast through matmul and are
+# summed back to the parameter's shape.
+SINGLE, REPLICAS, BROADCAST = "single", "replicas", "broadcast"
+
+
+def _layout(input: Tensor, weight: Tensor) -> str:
+    if input.dim() == 2 and weight.dim() == 2:
+        return SINGLE
+    if input.dim() == 3 and weight.dim() == 3 and input.shape[0] == weight.shape[0]:
+        return REPLICAS
+    return BROADCAST
+
+
+def affine(input: Tensor, weight: Tensor, bias: Tensor, layout: str) -> Tensor:
+    """x W^T + b."""
+    if layout == SINGLE:
+        return torch.addmm(bias, input, weight.T)
+    if layout == REPLICAS:
+        return torch.baddbmm(bias.unsqueeze(-2), input, weight.mT)
+    return torch.matmul(input, weight.mT) + bias.unsqueeze(-2)
+
+
+def accumulate_outer(
+    grad_weight: Tensor, grad_output: Tensor, input: Tensor, layout: str
+) -> None:
+    """grad_weight += G^T x."""
+    if layout == SINGLE:
+        grad_weight.addmm_(grad_output.T, input)
+    elif layout == REPLICAS:
+        grad_weight.baddbmm_(grad_output.mT, input)
+    else:
+        outer = torch.matmul(grad_output.mT, input)
+        grad_weight += sum_to_shape(outer, grad_weight.shape)
+
+
+def input_gradient(
+    grad_output: Tensor, weight: Tensor, input: Tensor, layout: str
+) -> Tensor:
+    """G W, the gradient with respect to the layer's input."""
+    if layout == SINGLE:
+        return torch.mm(grad_output, weight)
+    if layout == REPLICAS:
+        return torch.bmm(grad_output, weight)
+    return sum_to_shape(torch.matmul(grad_output, weight), input.shape)

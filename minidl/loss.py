@@ -8,6 +8,8 @@ of its own loss.
 
 from __future__ import annotations
 
+import math
+
 from torch import Tensor
 
 from minidl.data import one_hot
@@ -33,7 +35,7 @@ class MSELoss:
             )
         dims = _sample_dims(prediction)
         self.difference = prediction - target
-        self.count = prediction[(0,) * (prediction.dim() - len(dims))].numel()
+        self.count = math.prod(prediction.shape[dim] for dim in dims)
         return self.difference.square().mean(dims)
 
     def backward(self) -> Tensor:

@@ -27,8 +27,7 @@ class Module:
         return []
 
     def zero_grad(self) -> None:
-        for _, gradient in self.param():
-            gradient.zero_()
+        torch._foreach_zero_([gradient for _, gradient in self.param()])
 
     def to(self, device: torch.device | str) -> Module:
         """Move any parameters to a device; return self. Parameter-free modules stay as they are."""
@@ -77,8 +76,11 @@ class Sequential(Module):
         return len(self.modules)
 
     def __repr__(self) -> str:
+        if not self.modules:
+            return "Sequential()"
         lines = [
-            f"  ({index}): {module!r}" for index, module in enumerate(self.modules)
+            f"  ({index}): " + repr(module).replace("\n", "\n  ")
+            for index, module in enumerate(self.modules)
         ]
         return "Sequential(\n" + "\n".join(lines) + "\n)"
 

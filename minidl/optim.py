@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 
@@ -14,6 +15,8 @@ class SGD:
         p <- p - lr * g
 
     ``params`` is a list of (parameter, gradient) pairs, as Module.param returns.
+    Each line acts on all parameters in one call (torch's _foreach kernels), so
+    a step costs a few dispatches, not a few per parameter.
     """
 
     def __init__(
@@ -34,39 +37,46 @@ class SGD:
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD nesterov requires momentum > 0 and dampening = 0")
         self.params = list(params)
+        self.parameters = [parameter for parameter, _ in self.params]
+        self.gradients = [gradient for _, gradient in self.params]
         self.lr = lr
         self.momentum = momentum
         self.dampening = dampening
         self.nesterov = nesterov
         self.weight_decay = weight_decay
-        self.momentum_buffers: list[Tensor | None] = [None] * len(self.params)
+        self.momentum_buffers: list[Tensor] | None = None
 
     def step(self) -> None:
-        for index, (parameter, gradient) in enumerate(self.params):
-            direction = gradient
-            if self.weight_decay != 0:
-                direction = direction.add(parameter, alpha=self.weight_decay)
+        parameters, directions = self.parameters, self.gradients
 
-            if self.momentum != 0:
-                direction = self._apply_momentum(index, direction)
+        if self.weight_decay != 0:
+            directions = torch._foreach_add(
+                directions, parameters, alpha=self.weight_decay
+            )
 
-            parameter.add_(direction, alpha=-self.lr)
+        if self.momentum != 0:
+            directions = self._apply_momentum(directions)
 
-    def _apply_momentum(self, index: int, direction: Tensor) -> Tensor:
-        buffer = self.momentum_buffers[index]
-        if buffer is None:
-            buffer = direction.clone()
-            self.momentum_buffers[index] = buffer
+        torch._foreach_add_(parameters, directions, alpha=-self.lr)
+
+    def _apply_momentum(self, directions: list[Tensor]) -> list[Tensor]:
+        """Update the momentum buffers b and return the step direction they give."""
+        if self.momentum_buffers is None:
+            self.momentum_buffers = torch._foreach_mul(directions, 1.0)  # b = g, a copy
         else:
-            buffer.mul_(self.momentum).add_(direction, alpha=1 - self.dampening)
+            torch._foreach_mul_(self.momentum_buffers, self.momentum)
+            torch._foreach_add_(
+                self.momentum_buffers, directions, alpha=1 - self.dampening
+            )
 
         if self.nesterov:
-            return direction.add(buffer, alpha=self.momentum)
-        return buffer
+            return torch._foreach_add(
+                directions, self.momentum_buffers, alpha=self.momentum
+            )
+        return self.momentum_buffers
 
     def zero_grad(self) -> None:
-        for _, gradient in self.params:
-            gradient.zero_()
+        torch._foreach_zero_(self.gradients)
 
     def __repr__(self) -> str:
         return (

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-# Hand-written backward against torch.autograd, both in float64: only rounding differs.
+# Hand-written backward against torch.autograd. Both run in float64, so only rounding
+# differs.
 AUTOGRAD_ATOL = 1e-10
 
 # Central differences in float64: truncation error is O(eps^2) and rounding error is
@@ -33,10 +34,12 @@ def central_difference(
     """Estimate d function() / d tensor by (f(t + eps) - f(t - eps)) / (2 eps) per element.
 
     ``function`` takes no arguments and reads ``tensor``, which is perturbed in place
-    one element at a time and restored afterwards; it must return a scalar.
+    one element at a time and restored afterwards. It must return a scalar.
     """
     if tensor.dtype != torch.float64:
-        raise TypeError(f"central_difference needs a float64 tensor, got {tensor.dtype}")
+        raise TypeError(
+            f"central_difference needs a float64 tensor, got {tensor.dtype}"
+        )
     gradient = torch.zeros_like(tensor)
     flat_tensor = tensor.view(-1)
     flat_gradient = gradient.view(-1)

@@ -26,7 +26,11 @@ def make_case(replicas, batch, in_features, out_features, seed=0):
     """Return a float64 layer, an input and an upstream gradient for one shape."""
     generator = torch.Generator().manual_seed(seed)
     layer = Linear(
-        in_features, out_features, replicas=replicas, dtype=torch.float64, generator=generator
+        in_features,
+        out_features,
+        replicas=replicas,
+        dtype=torch.float64,
+        generator=generator,
     )
     leading = () if replicas is None else (replicas,)
     options = {"generator": generator, "dtype": torch.float64}
@@ -54,7 +58,10 @@ def test_linear_forward_matches_functional(replicas, batch, in_features, out_fea
         expected = F.linear(input, layer.weight, layer.bias)
     else:
         expected = torch.stack(
-            [F.linear(input[r], layer.weight[r], layer.bias[r]) for r in range(replicas)]
+            [
+                F.linear(input[r], layer.weight[r], layer.bias[r])
+                for r in range(replicas)
+            ]
         )
     assert max_abs_diff(output, expected) < FORWARD_ATOL
 
@@ -96,7 +103,9 @@ def test_linear_shared_input_across_replicas():
     # An input without the replica dimension broadcasts to every replica, so its
     # gradient is the sum of the replicas' input gradients.
     layer, _, grad_output = make_case(3, 4, 2, 5)
-    input = torch.randn(4, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    input = torch.randn(
+        4, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1)
+    )
     output = layer(input)
     grad_input = layer.backward(grad_output)
 
@@ -109,12 +118,15 @@ def test_linear_shared_input_across_replicas():
     assert max_abs_diff(layer.grad_bias, expected_bias) < AUTOGRAD_ATOL
 
 
-def test_linear_extra_leading_dims_sum_into_gradient():
+# B = out_features = 3 makes the leading dimension of G (B, N, out) equal the first
+# dimension of the weight (out, in), which must not be mistaken for replicas.
+@pytest.mark.parametrize("leading", [5, 3])
+def test_linear_batch_dims_share_weight(leading):
     # One layer (no replicas) applied to input (B, N, in): B shares the weight.
-    layer, _, _ = make_case(None, 3, 4, 2)
+    layer, _, _ = make_case(None, 2, 4, 3)
     generator = torch.Generator().manual_seed(2)
-    input = torch.randn(5, 3, 4, dtype=torch.float64, generator=generator)
-    grad_output = torch.randn(5, 3, 2, dtype=torch.float64, generator=generator)
+    input = torch.randn(leading, 2, 4, dtype=torch.float64, generator=generator)
+    grad_output = torch.randn(leading, 2, 3, dtype=torch.float64, generator=generator)
     layer.forward(input)
     grad_input = layer.backward(grad_output)
 

@@ -32,9 +32,9 @@ def randn(shape, seed):
 def make_target(kind, shape, seed=1):
     """Return a cross-entropy target for logits of ``shape``.
 
-    "index" gives int64 classes (..., N); "probability" gives rows of a softmax
-    (..., N, C); "unnormalized" gives non-negative rows that do not sum to 1,
-    which torch accepts and which exercise the sum of the target in the gradient.
+    "index" gives int64 classes (..., N), and "probability" gives softmax rows
+    (..., N, C). "unnormalized" gives non-negative rows that do not sum to 1. torch
+    accepts them, and they exercise the sum of the target in the gradient.
     """
     generator = torch.Generator().manual_seed(seed)
     if kind == "index":
@@ -45,8 +45,8 @@ def make_target(kind, shape, seed=1):
 
 
 def per_replica(function, prediction, target):
-    """Apply a torch loss to each (N, C) slice; a prediction of at most 2 dimensions
-    is one replica."""
+    """Apply a torch loss to each (N, C) slice and stack the results. A prediction of
+    at most 2 dimensions is one replica."""
     if prediction.dim() <= 2:
         return function(prediction, target)
     return torch.stack([function(p, t) for p, t in zip(prediction, target)])
@@ -83,7 +83,9 @@ def test_mse_backward_matches_finite_differences(shape):
     loss.forward(prediction, target)
     grad = loss.backward()
 
-    numeric = central_difference(lambda: loss.forward(prediction, target).sum(), prediction)
+    numeric = central_difference(
+        lambda: loss.forward(prediction, target).sum(), prediction
+    )
     assert max_abs_diff(grad, numeric) < FD_ATOL
 
 
@@ -143,11 +145,13 @@ def test_cross_entropy_backward_matches_finite_differences(shape, kind):
     loss.forward(prediction, target)
     grad = loss.backward()
 
-    numeric = central_difference(lambda: loss.forward(prediction, target).sum(), prediction)
+    numeric = central_difference(
+        lambda: loss.forward(prediction, target).sum(), prediction
+    )
     assert max_abs_diff(grad, numeric) < FD_ATOL
 
 
-def test_cross_entropy_uniform_logits_give_log_classes():
+def test_cross_entropy_uniform_logits():
     # Equal logits over C classes give softmax 1/C, so the loss is log(C) for any label.
     prediction = torch.zeros(3, 4, dtype=torch.float64)
     target = torch.tensor([0, 2, 3])
@@ -174,7 +178,7 @@ def test_cross_entropy_large_logits_stay_finite(shape, kind):
     assert max_abs_diff(grad, leaf.grad) < AUTOGRAD_ATOL
 
 
-def test_cross_entropy_large_logits_finite_in_float32():
+def test_cross_entropy_large_logits_float32():
     prediction = (randn((6, 3), 0) * 1e4).float()
     target = torch.tensor([0, 1, 2, 0, 1, 2])
     loss = CrossEntropyLoss()
@@ -198,8 +202,12 @@ def test_cross_entropy_returns_one_loss_per_replica(shape):
         pytest.param(torch.zeros(4, 1, dtype=torch.long), id="index-extra-dim"),
         pytest.param(torch.zeros(4, 3, dtype=torch.long), id="index-of-logit-shape"),
         pytest.param(torch.zeros(4, dtype=torch.float64), id="float-indices"),
-        pytest.param(torch.zeros(4, 2, dtype=torch.float64), id="probability-wrong-classes"),
-        pytest.param(torch.zeros(2, 4, 3, dtype=torch.float64), id="probability-extra-dim"),
+        pytest.param(
+            torch.zeros(4, 2, dtype=torch.float64), id="probability-wrong-classes"
+        ),
+        pytest.param(
+            torch.zeros(2, 4, 3, dtype=torch.float64), id="probability-extra-dim"
+        ),
     ],
 )
 def test_cross_entropy_rejects_mismatched_target(target):

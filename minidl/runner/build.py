@@ -46,6 +46,8 @@ class Data:
     test_inputs: Tensor
     test_labels: Tensor
     classes: int
+    evaluation_inputs: Tensor  # train then test inputs, (R, N_train + N_test, features)
+    evaluation_labels: Tensor
 
 
 def make_generators(seeds: list[int]) -> list[torch.Generator]:
@@ -67,12 +69,16 @@ def make_data(config: Config, generators: list[torch.Generator]) -> Data:
         train_inputs, test_inputs = standardize(train_inputs, test_inputs)
 
     device = config.device
+    train_labels = torch.stack([labels for _, labels in train_sets])
+    test_labels = torch.stack([labels for _, labels in test_sets])
     return Data(
         train_inputs=train_inputs.to(device),
-        train_labels=torch.stack([labels for _, labels in train_sets]).to(device),
+        train_labels=train_labels.to(device),
         test_inputs=test_inputs.to(device),
-        test_labels=torch.stack([labels for _, labels in test_sets]).to(device),
+        test_labels=test_labels.to(device),
         classes=DATA_CLASSES[config.data.generator],
+        evaluation_inputs=torch.cat([train_inputs, test_inputs], -2).to(device),
+        evaluation_labels=torch.cat([train_labels, test_labels], -1).to(device),
     )
 
 

@@ -75,18 +75,38 @@ def error_rate(model: Sequential, inputs: Tensor, labels: Tensor) -> Tensor:
     return mistakes / labels.shape[-1]
 
 
+def error_rates(model: Sequential, data: Data) -> tuple[list[float], list[float]]:
+    """Each replica's train and test error, from one forward pass over both sets."""
+    predictions = model.forward(data.evaluation_inputs).argmax(-1)
+    wrong = predictions != data.evaluation_labels
+    train_size = data.train_labels.shape[-1]
+    train_wrong = wrong[:, :train_size].sum(-1, dtype=torch.float64) / train_size
+    test_wrong = wrong[:, train_size:].sum(-1, dtype=torch.float64) / (
+        wrong.shape[-1] - train_size
+    )
+    return train_wrong.tolist(), test_wrong.tolist()
+
+
 def train(
     config: Config,
     seeds: list[int],
     on_epoch: Callable[[EpochStats], None] | None = None,
+    evaluate_every_epoch: bool = True,
 ) -> TrainingResult:
-    """Train one replica per seed, as one batched computation, for config's epochs."""
+    """Train one replica per seed, as one batched computation, for config's epochs.
+
+    Error rates are measured after every epoch, or after the last one only when
+    ``evaluate_every_epoch`` is False (the others are then NaN).
+    """
     with torch.inference_mode():
-        return _train(config, seeds, on_epoch)
+        return _train(config, seeds, on_epoch, evaluate_every_epoch)
 
 
 def _train(
-    config: Config, seeds: list[int], on_epoch: Callable[[EpochStats], None] | None
+    config: Config,
+    seeds: list[int],
+    on_epoch: Callable[[EpochStats], None] | None,
+    evaluate_every_epoch: bool,
 ) -> TrainingResult:
     started = time.perf_counter()
     generators = make_generators(seeds)
@@ -104,13 +124,15 @@ def _train(
             config, model, loss_function, optimizer, data, train_targets, order, freezer
         )
 
+        if evaluate_every_epoch or epoch == config.training.epochs:
+            train_error, test_error = error_rates(model, data)
+        else:
+            train_error = test_error = [math.nan] * len(seeds)
         stats = EpochStats(
             epoch=epoch,
             loss=epoch_loss.tolist(),
-            train_error=error_rate(
-                model, data.train_inputs, data.train_labels
-            ).tolist(),
-            test_error=error_rate(model, data.test_inputs, data.test_labels).tolist(),
+            train_error=train_error,
+            test_error=test_error,
             seconds=time.perf_counter() - started,
         )
         freezer.freeze_diverged(stats)
@@ -171,7 +193,7 @@ def _train_epoch(
         optimizer.zero_grad()
         freezer.restore()
 
-        loss_sum += loss * batch_inputs.shape[-2]
+        loss_sum.add_(loss, alpha=batch_inputs.shape[-2])
     return loss_sum / size
 
 

@@ -127,6 +127,7 @@ def train(
             f"{metrics['diverged_epoch']}; try a smaller learning rate "
             f"(optimizer.lr is {config.optimizer.lr}), e.g. --set optimizer.lr={config.optimizer.lr / 10:g}",
             highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(EXIT_DIVERGED)
 
@@ -138,7 +139,10 @@ def main() -> None:
     except (ConfigError, InvalidInput) as error:
         _fail(str(error), EXIT_INVALID)
     except typer.TyperException as error:  # usage errors: bad option, missing argument
-        _fail(error.format_message(), EXIT_INVALID)
+        message = error.format_message()
+        if not message:  # no command given: the help text is already printed
+            sys.exit(EXIT_INVALID)
+        _fail(message, EXIT_INVALID)
     except (typer.Abort, KeyboardInterrupt):
         code = EXIT_INTERRUPTED
     if code == EXIT_INTERRUPTED:

@@ -15,7 +15,13 @@ from typing import Annotated, Any
 import typer
 
 from minidl.runner.config import Config, ConfigError, load_config
-from minidl.runner.report import progress_bar, stderr, stdout, train_table
+from minidl.runner.report import (
+    progress_bar,
+    repeat_table,
+    stderr,
+    stdout,
+    train_table,
+)
 from minidl.runner.store import to_json_safe
 
 EXIT_DIVERGED = 1
@@ -130,6 +136,74 @@ def train(
             soft_wrap=True,
         )
         raise typer.Exit(EXIT_DIVERGED)
+
+
+@app.command()
+def repeat(
+    config_path: ConfigArgument,
+    n: Annotated[
+        int, typer.Option("--n", min=1, help="Number of runs, seeds s .. s+N-1.")
+    ] = 100,
+    chunk: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk",
+            min=1,
+            help="Replicas trained at once (default: all, up to 1000).",
+        ),
+    ] = None,
+    sets: SetOption = None,
+    seed: SeedOption = None,
+    runs_dir: RunsDirOption = Path("runs"),
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Train CONFIG with N seeds as one batched computation; report mean and std of the errors."""
+    from minidl.runner.repeat import run_repeat
+
+    config = load(config_path, sets, seed)
+    check_runs_dir(runs_dir)
+
+    with progress_bar(enabled=not quiet) as progress:
+        chunks_task = epochs_task = None
+        if progress is not None:
+            total_chunks = -(-n // (chunk or min(n, 1000)))
+            chunks_task = progress.add_task("chunks", total=total_chunks, status="")
+            epochs_task = progress.add_task(
+                "epochs", total=config.training.epochs, status=""
+            )
+
+        def show_chunk(index: int, seeds: list[int]) -> None:
+            if progress is not None:
+                progress.update(
+                    chunks_task,
+                    completed=index,
+                    status=f"seeds {seeds[0]}..{seeds[-1]}",
+                )
+                progress.reset(epochs_task, total=config.training.epochs, status="")
+
+        def show_epoch(stats) -> None:
+            if progress is not None:
+                finite = [loss for loss in stats.loss if loss == loss]
+                mean_loss = sum(finite) / len(finite) if finite else float("nan")
+                progress.update(
+                    epochs_task,
+                    completed=stats.epoch,
+                    status=f"mean loss {mean_loss:.5f}",
+                )
+
+        run = run_repeat(
+            config, config_path, runs_dir, n, chunk, show_chunk, show_epoch
+        )
+        if progress is not None:
+            progress.update(chunks_task, completed=progress.tasks[chunks_task].total)
+
+    summary = {**run.summary, "run_dir": str(run.run_dir)}
+    if as_json:
+        print_json(summary)
+    elif not quiet:
+        stdout.print(repeat_table(summary))
+        stdout.print(f"run folder: {run.run_dir}")
 
 
 def main() -> None:

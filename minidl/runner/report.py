@@ -60,3 +60,26 @@ def train_table(metrics: dict[str, Any]) -> Table:
     table.add_row("time per epoch", f"{1000 * metrics['seconds_per_epoch']:.3f} ms")
     table.add_row("status", metrics["status"])
     return table
+
+
+def repeat_table(summary: dict[str, Any]) -> Table:
+    name = Path(summary["config"]).name
+    completed, diverged = summary["completed"], summary["diverged"]
+    first = summary["first_seed"]
+    last = first + summary["n"] - 1
+    table = Table(title=f"repeat {name}, seeds {first}..{last}")
+    for column in ("", "mean", "std", "min", "max"):
+        table.add_column(column, justify="right" if column else "left")
+    for key in ("train_error", "test_error"):
+        stats = summary[key]
+        table.add_row(
+            key.replace("_", " "),
+            *(percent(stats[field]) for field in ("mean", "std", "min", "max")),
+        )
+    excluded = f"; {diverged} diverged run(s) excluded" if diverged else ""
+    table.caption = (
+        f"over {completed} completed runs{excluded}; std is the sample standard "
+        f"deviation (N-1), in percentage points; "
+        f"{summary['seconds_per_replica']:.3f} s per run, {summary['seconds']:.1f} s in all"
+    )
+    return table

@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a run diverged (or a check failed), 2 invalid input
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -16,11 +17,14 @@ import typer
 
 from minidl.runner.config import Config, ConfigError, load_config
 from minidl.runner.report import (
+    lockstep_table,
     progress_bar,
     repeat_table,
+    statistics_table,
     stderr,
     stdout,
     train_table,
+    verdict_line,
 )
 from minidl.runner.store import to_json_safe
 
@@ -184,7 +188,7 @@ def repeat(
 
         def show_epoch(stats) -> None:
             if progress is not None:
-                finite = [loss for loss in stats.loss if loss == loss]
+                finite = [loss for loss in stats.loss if math.isfinite(loss)]
                 mean_loss = sum(finite) / len(finite) if finite else float("nan")
                 progress.update(
                     epochs_task,
@@ -204,6 +208,79 @@ def repeat(
     elif not quiet:
         stdout.print(repeat_table(summary))
         stdout.print(f"run folder: {run.run_dir}")
+
+
+@app.command()
+def compare(
+    config_path: Annotated[
+        Path, typer.Argument(help="Experiment config (YAML).")
+    ] = Path("configs/disk.yaml"),
+    pytorch: Annotated[
+        bool,
+        typer.Option(
+            "--pytorch", help="Compare with torch.nn + autograd + torch.optim."
+        ),
+    ] = False,
+    n: Annotated[
+        int,
+        typer.Option(
+            "--n",
+            min=0,
+            help="Seeded runs per framework for the statistics; 0 skips them.",
+        ),
+    ] = 100,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            "--steps", min=1, help="Limit the lockstep check to this many steps."
+        ),
+    ] = None,
+    sets: SetOption = None,
+    seed: SeedOption = None,
+    runs_dir: RunsDirOption = Path("runs"),
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Check that minidl computes what PyTorch computes: same path, then same statistics."""
+    from minidl.runner.compare import Progress, run_compare
+
+    if not pytorch:
+        raise InvalidInput("compare: name the framework to compare with: --pytorch")
+    if n == 1:
+        raise InvalidInput("--n 1: expected 0 (skip the statistics) or at least 2 runs")
+    config = load(config_path, sets, seed)
+    check_runs_dir(runs_dir)
+
+    with progress_bar(enabled=not quiet) as bar:
+        tasks: dict[str, Any] = {}
+
+        def advance(name: str, done: int, total: int) -> None:
+            if bar is None:
+                return
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total, status="")
+            bar.update(tasks[name], completed=done)
+
+        progress = Progress(
+            lockstep=lambda dtype, done, total: advance(
+                f"lockstep {dtype}", done, total
+            ),
+            minidl=lambda done, total: advance("minidl runs", done, total),
+            reference=lambda done, total: advance("PyTorch runs", done, total),
+        )
+        run = run_compare(config, config_path, runs_dir, n, steps, progress)
+
+    report = {**run.report, "run_dir": str(run.run_dir)}
+    if as_json:
+        print_json(report)
+    elif not quiet:
+        stdout.print(lockstep_table(report["lockstep"]))
+        if report["statistics"] is not None:
+            stdout.print(statistics_table(report["statistics"]))
+        stdout.print(f"run folder: {run.run_dir}")
+    stderr.print(verdict_line(report), highlight=False, markup=False, soft_wrap=True)
+    if not run.agrees:
+        raise typer.Exit(EXIT_DIVERGED)
 
 
 def main() -> None:

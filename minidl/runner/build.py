@@ -48,6 +48,7 @@ class Data:
     classes: int
     evaluation_inputs: Tensor  # train then test inputs, (R, N_train + N_test, features)
     evaluation_labels: Tensor
+    raw_test_inputs: Tensor  # test inputs before normalisation, kept on the CPU
 
 
 def make_generators(seeds: list[int]) -> list[torch.Generator]:
@@ -65,6 +66,7 @@ def make_data(config: Config, generators: list[torch.Generator]) -> Data:
 
     train_inputs = torch.stack([inputs for inputs, _ in train_sets])
     test_inputs = torch.stack([inputs for inputs, _ in test_sets])
+    raw_test_inputs = test_inputs
     if config.data.normalise:
         train_inputs, test_inputs = standardize(train_inputs, test_inputs)
 
@@ -79,6 +81,7 @@ def make_data(config: Config, generators: list[torch.Generator]) -> Data:
         classes=DATA_CLASSES[config.data.generator],
         evaluation_inputs=torch.cat([train_inputs, test_inputs], -2).to(device),
         evaluation_labels=torch.cat([train_labels, test_labels], -1).to(device),
+        raw_test_inputs=raw_test_inputs,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import torch
 
 import minidl
 from minidl.runner.config import Config, config_to_yaml
+from minidl.runner.figures import FigureLog, draw_train_figures
 from minidl.runner.store import (
     FAILED,
     INTERRUPTED,
@@ -28,11 +29,16 @@ HISTORY_HEADER = ["epoch", "loss", "train_error", "test_error", "seconds"]
 
 @dataclass
 class TrainRun:
-    """A finished single run: its folder, its metrics and the trained objects."""
+    """A finished single run: its folder, its metrics, the trained objects and figures.
+
+    warnings holds one line for each figure that was skipped or failed to render.
+    """
 
     run_dir: Path
     metrics: dict[str, Any]
     result: TrainingResult
+    figures: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def environment(config: Config) -> dict[str, Any]:
@@ -61,8 +67,13 @@ def run_train(
     runs_dir: str | Path,
     on_epoch: Callable[[EpochStats], None] | None = None,
     on_start: Callable[[Path], None] | None = None,
+    plots: bool = True,
 ) -> TrainRun:
     """Train the config's model once with config.seed and record the run.
+
+    With plots, predictions.png and curves.png are drawn after the metrics are
+    written; a figure that fails becomes a warning. The recorded seconds cover
+    the training only, never the figures.
 
     On Ctrl-C (KeyboardInterrupt) or an error, the folder keeps the history so
     far with status "interrupted" or "failed", and the exception propagates.
@@ -110,7 +121,18 @@ def run_train(
     )
     _write_history(run_dir, history)
     write_json(run_dir / "metrics.json", metrics)
-    return TrainRun(run_dir=run_dir, metrics=metrics, result=result)
+
+    figures = FigureLog()
+    if plots:
+        title = f"train {Path(config_path).name}, seed {config.seed}"
+        figures = draw_train_figures(run_dir, result, config.data.generator, title)
+    return TrainRun(
+        run_dir=run_dir,
+        metrics=metrics,
+        result=result,
+        figures=figures.written,
+        warnings=figures.warnings,
+    )
 
 
 def _partial_metrics(history: list[EpochStats]) -> dict[str, Any]:

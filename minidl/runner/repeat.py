@@ -18,6 +18,7 @@ from typing import Any
 
 from minidl.runner.config import Config
 from minidl.runner.experiment import environment, start_run
+from minidl.runner.figures import FigureLog, draw_repeat_figures
 from minidl.runner.store import FAILED, INTERRUPTED, RUNNING, write_csv, write_json
 from minidl.runner.training import (
     COMPLETED,
@@ -55,12 +56,16 @@ class ErrorSummary:
 
 @dataclass
 class RepeatRun:
-    """A repeat's folder, its summary, each replica's outcome and each chunk's trained model."""
+    """A repeat's folder, its summary, each replica's outcome, each chunk's trained model
+    and the figures; warnings holds one line for each figure not written.
+    """
 
     run_dir: Path
     summary: dict[str, Any]
     replicas: list[ReplicaResult]
     chunks: list[TrainingResult] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def chunk_seeds(first_seed: int, n: int, chunk: int) -> list[list[int]]:
@@ -90,8 +95,12 @@ def run_repeat(
     chunk: int | None = None,
     on_chunk: Callable[[int, list[int]], None] | None = None,
     on_epoch: Callable[[EpochStats], None] | None = None,
+    plots: bool = True,
 ) -> RepeatRun:
     """Train n seeds starting at config.seed, chunk replicas at a time, and record them.
+
+    With plots, errors.png is drawn after the summary is written; a figure that
+    fails becomes a warning. The recorded seconds never include the figures.
 
     On Ctrl-C or an error the folder keeps the finished chunks' rows, with
     status "interrupted" or "failed", and the exception propagates.
@@ -137,7 +146,19 @@ def run_repeat(
         raise
 
     summary = record(COMPLETED)
-    return RepeatRun(run_dir=run_dir, summary=summary, replicas=replicas, chunks=chunks)
+
+    figures = FigureLog()
+    if plots:
+        title = f"repeat {Path(config_path).name}, seeds {config.seed}..{config.seed + n - 1}"
+        figures = draw_repeat_figures(run_dir, replicas, title)
+    return RepeatRun(
+        run_dir=run_dir,
+        summary=summary,
+        replicas=replicas,
+        chunks=chunks,
+        figures=figures.written,
+        warnings=figures.warnings,
+    )
 
 
 def _write_repeats(run_dir: Path, replicas: list[ReplicaResult]) -> None:

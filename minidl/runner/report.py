@@ -83,3 +83,95 @@ def repeat_table(summary: dict[str, Any]) -> Table:
         f"{summary['seconds_per_replica']:.3f} s per run, {summary['seconds']:.1f} s in all"
     )
     return table
+
+
+def _mean_std(stats: dict[str, float]) -> str:
+    return f"{percent(stats['mean'])} ± {percent(stats['std'])}"
+
+
+def lockstep_table(checks: list[dict[str, Any]]) -> Table:
+    table = Table(title="same start, same batches: largest differences")
+    for column in (
+        "dtype",
+        "steps",
+        "loss (step)",
+        "parameter (step, name)",
+        "tolerance",
+        "result",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("dtype", "result") else "right"
+        )
+    for check in checks:
+        loss = check["max_loss_difference"]
+        parameter = check["max_parameter_difference"]
+        failure = check["first_failure"]
+        result = (
+            "pass"
+            if check["passed"]
+            else (f"FAIL at step {failure['step']}, {failure['quantity']}")
+        )
+        table.add_row(
+            check["dtype"],
+            str(check["steps"]),
+            f"{loss['value']:.2e} ({loss['step']})",
+            f"{parameter['value']:.2e} ({parameter['step']}, {parameter['quantity']})",
+            f"{check['tolerance']:.0e}",
+            result,
+        )
+    return table
+
+
+def statistics_table(statistics: dict[str, Any]) -> Table:
+    table = Table(title=f"same experiment, {statistics['n']} seeded runs each")
+    published = statistics.get("published")
+    columns = ["", "minidl", "PyTorch"] + (["published"] if published else [])
+    for column in columns:
+        table.add_column(column, justify="right" if column else "left")
+    ours, theirs = statistics["minidl"], statistics["reference"]
+    for key in ("train_error", "test_error"):
+        row = [key.replace("_", " "), _mean_std(ours[key]), _mean_std(theirs[key])]
+        if published:
+            row.append(_mean_std(published[key]))
+        table.add_row(*row)
+    row = ["diverged runs", str(ours["diverged"]), str(theirs["diverged"])]
+    table.add_row(*row, *([""] if published else []))
+    row = [
+        "time per run",
+        f"{ours['seconds_per_run']:.3f} s",
+        f"{theirs['seconds_per_run']:.3f} s",
+    ]
+    table.add_row(*row, *([""] if published else []))
+    difference = statistics["test_error_difference"]
+    table.caption = (
+        f"test error difference minidl - PyTorch: {100 * difference['difference']:+.2f} points, "
+        f"95% CI [{100 * difference['low']:+.2f}, {100 * difference['high']:+.2f}] (Welch); "
+        f"time ratio {statistics['time_ratio']:.3f}; std is the sample std (N-1)"
+    )
+    return table
+
+
+def verdict_line(report: dict[str, Any]) -> str:
+    """One line: agree or DISAGREE, with the figures behind it."""
+    parts = []
+    for check in report["lockstep"]:
+        text = (
+            f"{check['dtype']} max loss diff {check['max_loss_difference']['value']:.1e}, "
+            f"max parameter diff {check['max_parameter_difference']['value']:.1e}"
+        )
+        failure = check["first_failure"]
+        if failure is not None:
+            text += (
+                f", first beyond {check['tolerance']:.0e} at step {failure['step']} "
+                f"in {failure['quantity']} ({failure['value']:.1e})"
+            )
+        parts.append(text)
+    statistics = report.get("statistics")
+    if statistics is not None:
+        difference = statistics["test_error_difference"]
+        inside = "contains" if difference["contains_zero"] else "excludes"
+        parts.append(
+            f"test error CI [{100 * difference['low']:+.2f}, {100 * difference['high']:+.2f}] "
+            f"points {inside} 0"
+        )
+    return f"{report['verdict']}: " + "; ".join(parts)

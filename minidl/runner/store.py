@@ -41,13 +41,22 @@ def create_run_dir(runs_dir: str | Path, command: str, config_path: str | Path) 
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see the old content or the new, never a part."""
+    """Write a UTF-8 text file atomically, with line endings as given."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so that readers see the old content or the new, never a part.
+
+    The data goes to a hidden temporary file in the same folder, which then
+    replaces path; on any failure the temporary file is removed.
+    """
     handle, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
+from minidl.loss import CrossEntropyLoss, MSELoss
 from minidl.module import Sequential
 from minidl.optim import SGD
 from minidl.runner.build import (
@@ -28,6 +29,8 @@ from minidl.runner.build import (
     make_targets,
 )
 from minidl.runner.config import Config
+
+Loss = MSELoss | CrossEntropyLoss
 
 COMPLETED = "completed"
 DIVERGED = "diverged"
@@ -119,7 +122,7 @@ def _train(
 
     history: list[EpochStats] = []
     for epoch in range(1, config.training.epochs + 1):
-        order = _epoch_order(config, generators, data.train_inputs.device)
+        order = epoch_order(config, generators, data.train_inputs.device)
         epoch_loss = _train_epoch(
             config, model, loss_function, optimizer, data, train_targets, order, freezer
         )
@@ -151,7 +154,7 @@ def _train(
     )
 
 
-def _epoch_order(
+def epoch_order(
     config: Config, generators: list[torch.Generator], device: torch.device
 ) -> Tensor | None:
     """Each replica's permutation of its training set, or None without shuffling."""
@@ -164,10 +167,42 @@ def _epoch_order(
     return torch.stack(permutations).to(device)
 
 
+def minibatches(
+    config: Config, data: Data, targets: Tensor, order: Tensor | None
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """The epoch's minibatches of (inputs, targets), in the given order of the training set."""
+    inputs = data.train_inputs
+    if order is not None:
+        inputs = inputs.gather(-2, order.unsqueeze(-1).expand_as(inputs))
+        targets = _gather_rows(targets, order)
+
+    batch_size = config.training.batch_size
+    for start in range(0, inputs.shape[-2], batch_size):
+        yield (
+            inputs[:, start : start + batch_size],
+            targets[:, start : start + batch_size],
+        )
+
+
+def train_step(
+    model: Sequential,
+    loss_function: Loss,
+    optimizer: SGD,
+    inputs: Tensor,
+    targets: Tensor,
+) -> Tensor:
+    """One SGD step on a minibatch; returns each replica's loss before the step."""
+    loss = loss_function.forward(model.forward(inputs), targets)
+    model.backward(loss_function.backward())
+    optimizer.step()
+    optimizer.zero_grad()
+    return loss
+
+
 def _train_epoch(
     config: Config,
     model: Sequential,
-    loss_function,
+    loss_function: Loss,
     optimizer: SGD,
     data: Data,
     targets: Tensor,
@@ -175,26 +210,16 @@ def _train_epoch(
     freezer: Freezer,
 ) -> Tensor:
     """One pass over the training set in minibatches; returns each replica's mean loss."""
-    inputs = data.train_inputs
-    if order is not None:
-        inputs = inputs.gather(-2, order.unsqueeze(-1).expand_as(inputs))
-        targets = _gather_rows(targets, order)
-
-    size = inputs.shape[-2]
-    batch_size = config.training.batch_size
-    loss_sum = torch.zeros(inputs.shape[0], dtype=inputs.dtype, device=inputs.device)
-    for start in range(0, size, batch_size):
-        batch_inputs = inputs[:, start : start + batch_size]
-        batch_targets = targets[:, start : start + batch_size]
-
-        loss = loss_function.forward(model.forward(batch_inputs), batch_targets)
-        model.backward(loss_function.backward())
-        optimizer.step()
-        optimizer.zero_grad()
+    loss_sum = torch.zeros(
+        len(freezer.diverged_epoch),
+        dtype=data.train_inputs.dtype,
+        device=data.train_inputs.device,
+    )
+    for inputs, batch_targets in minibatches(config, data, targets, order):
+        loss = train_step(model, loss_function, optimizer, inputs, batch_targets)
         freezer.restore()
-
-        loss_sum.add_(loss, alpha=batch_inputs.shape[-2])
-    return loss_sum / size
+        loss_sum.add_(loss, alpha=inputs.shape[-2])
+    return loss_sum / data.train_inputs.shape[-2]
 
 
 def _gather_rows(values: Tensor, order: Tensor) -> Tensor:

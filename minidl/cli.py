@@ -18,8 +18,12 @@ import typer
 from minidl.runner.config import Config, ConfigError, load_config
 from minidl.runner.report import (
     lockstep_table,
+    print_run,
+    print_uncut,
+    print_warnings,
     progress_bar,
     repeat_table,
+    runs_table,
     statistics_table,
     stderr,
     stdout,
@@ -63,6 +67,15 @@ JsonOption = Annotated[
 QuietOption = Annotated[
     bool, typer.Option("--quiet", help="No progress bar and no table.")
 ]
+PlotsOption = Annotated[
+    bool,
+    typer.Option(
+        "--plots/--no-plots", help="Write the run's figures (PNG) into its folder."
+    ),
+]
+BrowseDirOption = Annotated[
+    Path, typer.Option("--runs-dir", help="Folder that holds the run folders.")
+]
 
 
 class InvalidInput(Exception):
@@ -84,7 +97,7 @@ def check_runs_dir(runs_dir: Path) -> None:
         raise InvalidInput(f"--runs-dir {runs_dir}: folder is not writable")
 
 
-def print_json(data: dict[str, Any]) -> None:
+def print_json(data: dict[str, Any] | list[Any]) -> None:
     sys.stdout.write(json.dumps(to_json_safe(data)) + "\n")
     sys.stdout.flush()
 
@@ -102,6 +115,7 @@ def train(
     runs_dir: RunsDirOption = Path("runs"),
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    plots: PlotsOption = True,
 ) -> None:
     """Train one model from CONFIG and record it in a new run folder."""
     from minidl.runner.experiment import run_train
@@ -122,14 +136,16 @@ def train(
                 )
                 progress.update(task, completed=stats.epoch, status=status)
 
-        run = run_train(config, config_path, runs_dir, on_epoch=show)
+        run = run_train(config, config_path, runs_dir, on_epoch=show, plots=plots)
 
+    print_warnings(run.warnings)
     metrics = {**run.metrics, "run_dir": str(run.run_dir)}
     if as_json:
         print_json(metrics)
     elif not quiet:
         stdout.print(train_table(metrics))
         stdout.print(f"run folder: {run.run_dir}")
+        print_figures(run.figures)
 
     if metrics["status"] == "diverged":
         stderr.print(
@@ -161,6 +177,7 @@ def repeat(
     runs_dir: RunsDirOption = Path("runs"),
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    plots: PlotsOption = True,
 ) -> None:
     """Train CONFIG with N seeds as one batched computation; report mean and std of the errors."""
     from minidl.runner.repeat import run_repeat
@@ -197,17 +214,74 @@ def repeat(
                 )
 
         run = run_repeat(
-            config, config_path, runs_dir, n, chunk, show_chunk, show_epoch
+            config, config_path, runs_dir, n, chunk, show_chunk, show_epoch, plots
         )
         if progress is not None:
             progress.update(chunks_task, completed=progress.tasks[chunks_task].total)
 
+    print_warnings(run.warnings)
     summary = {**run.summary, "run_dir": str(run.run_dir)}
     if as_json:
         print_json(summary)
     elif not quiet:
         stdout.print(repeat_table(summary))
         stdout.print(f"run folder: {run.run_dir}")
+        print_figures(run.figures)
+
+
+def print_figures(figures: list[Path]) -> None:
+    if figures:
+        stdout.print(f"figures: {', '.join(path.name for path in figures)}")
+
+
+@app.command()
+def runs(
+    runs_dir: BrowseDirOption = Path("runs"),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the runs as one JSON list on stdout.")
+    ] = False,
+) -> None:
+    """List the run folders, newest first, with their status and errors."""
+    from minidl.runner.browse import list_runs
+
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise InvalidInput(f"--runs-dir {runs_dir}: exists and is not a folder")
+    try:
+        entries = list_runs(runs_dir)
+    except OSError as error:
+        raise InvalidInput(f"--runs-dir {runs_dir}: cannot be read: {error}") from error
+
+    if as_json:
+        print_json([entry.to_json() for entry in entries])
+    elif entries:
+        print_uncut(runs_table(entries, runs_dir))
+    else:
+        stdout.print(f"no runs in {runs_dir}", highlight=False, markup=False)
+
+
+@app.command()
+def show(
+    run: Annotated[
+        str, typer.Argument(help="Run folder: its name under --runs-dir, or a path.")
+    ],
+    runs_dir: BrowseDirOption = Path("runs"),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the run as one JSON object on stdout.")
+    ] = False,
+) -> None:
+    """Print one run's config, result file and figure paths."""
+    from minidl.runner.browse import RunNotFound, find_run, read_run
+
+    try:
+        folder = find_run(runs_dir, run)
+    except RunNotFound as error:
+        raise InvalidInput(str(error)) from error
+
+    details = read_run(folder)
+    if as_json:
+        print_json(details.to_json())
+    else:
+        print_run(details)
 
 
 @app.command()

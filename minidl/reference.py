@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from minidl.data import disk, one_hot, standardize
+from minidl.linear import Linear
 from minidl.runner.config import DATA_CLASSES, Config
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
@@ -116,6 +117,42 @@ def make_reference_optimizer(config: Config, model: nn.Module) -> torch.optim.SG
         nesterov=options.nesterov,
         weight_decay=options.weight_decay,
     )
+
+
+def copy_minidl_weights(
+    model, reference: nn.Sequential
+) -> list[tuple[str, Tensor, Tensor]]:
+    """Copy replica 0 of a minidl model's Linear layers into the matching reference layers.
+
+    Returns (name, minidl tensor, reference parameter) triples, named as in the
+    reference's state_dict ("2.weight"), for comparing the two later.
+    """
+    pairs = []
+    with torch.no_grad():
+        for index, module in enumerate(model.modules):
+            if not isinstance(module, Linear):
+                continue
+            for name in ("weight", "bias"):
+                ours = getattr(module, name)[0]
+                theirs = getattr(reference[index], name)
+                theirs.copy_(ours)
+                pairs.append((f"{index}.{name}", ours, theirs))
+    return pairs
+
+
+def reference_step(
+    model: nn.Module,
+    loss_function: nn.Module,
+    optimizer: torch.optim.SGD,
+    inputs: Tensor,
+    targets: Tensor,
+) -> float:
+    """One autograd SGD step on a minibatch; returns the loss before the step."""
+    loss = loss_function(model(inputs), targets)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
 
 
 @torch.no_grad()

@@ -6,6 +6,7 @@ whose message is one line naming the file, the key path and the expected value.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 # The disk data set: two input features, two classes.
 DATA_FEATURES = {"disk": 2}
 DATA_CLASSES = {"disk": 2}
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, plus YAML 1.2's exponent floats without a dot (1e-3, 2E6).
+
+    PyYAML follows YAML 1.1, which reads those as strings.
+    """
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
 
 
 class ConfigError(Exception):
@@ -136,7 +155,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -157,7 +176,7 @@ def _apply_override(raw: dict[str, Any], override: str, path: Path) -> None:
     if not separator or not key:
         raise ConfigError(f"--set {override!r}: expected key.path=value")
     try:
-        value = yaml.safe_load(text)
+        value = parse_yaml(text)
     except yaml.YAMLError:
         raise ConfigError(f"--set {key}: value {text!r} is not valid YAML") from None
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from minidl import Linear
 from minidl.reference import (
+    copy_minidl_weights,
     make_reference_loss,
     make_reference_model,
     make_reference_optimizer,
+    reference_step,
 )
 from minidl.runner.build import (
     make_data,
@@ -88,7 +89,7 @@ def lockstep(
     targets = make_targets(config, data.train_labels, data.classes)
 
     reference = make_reference_model(config)
-    pairs = _copy_weights(model, reference)
+    pairs = copy_minidl_weights(model, reference)
     reference_loss = make_reference_loss(config)
     reference_optimizer = make_reference_optimizer(config, reference)
 
@@ -104,12 +105,14 @@ def lockstep(
                     model, loss_function, optimizer, inputs, batch_targets
                 ).item()
 
-            expected = reference_loss(reference(inputs[0]), batch_targets[0])
-            reference_optimizer.zero_grad()
-            expected.backward()
-            reference_optimizer.step()
-
-            _compare(result, step, loss, expected.item(), pairs)
+            expected = reference_step(
+                reference,
+                reference_loss,
+                reference_optimizer,
+                inputs[0],
+                batch_targets[0],
+            )
+            _compare(result, step, loss, expected, pairs)
             if on_step is not None:
                 on_step(step, total)
             if step == total:
@@ -117,23 +120,6 @@ def lockstep(
                 return result
     result.steps = step
     return result
-
-
-def _copy_weights(
-    model, reference: torch.nn.Sequential
-) -> list[tuple[str, Tensor, Tensor]]:
-    """Copy replica 0's weights into the reference; return (name, minidl, reference) triples."""
-    pairs = []
-    with torch.no_grad():
-        for index, module in enumerate(model.modules):
-            if not isinstance(module, Linear):
-                continue
-            for name in ("weight", "bias"):
-                ours = getattr(module, name)[0]
-                theirs = getattr(reference[index], name)
-                theirs.copy_(ours)
-                pairs.append((f"{index}.{name}", ours, theirs))
-    return pairs
 
 
 def _compare(

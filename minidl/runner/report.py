@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -17,6 +19,12 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
+
+from minidl.runner.store import to_json_safe
+
+if TYPE_CHECKING:
+    from minidl.runner.browse import RunDetails, RunEntry
 
 stderr = Console(stderr=True)
 stdout = Console()
@@ -83,6 +91,96 @@ def repeat_table(summary: dict[str, Any]) -> Table:
         f"{summary['seconds_per_replica']:.3f} s per run, {summary['seconds']:.1f} s in all"
     )
     return table
+
+
+STATUS_STYLES = {
+    "completed": "green",
+    "diverged": "red",
+    "failed": "red",
+    "unreadable": "red",
+}
+
+
+def runs_table(entries: list[RunEntry], runs_dir: Path) -> Table:
+    """The run folders, one row each, in the order given (newest first)."""
+    table = Table(title=f"runs in {runs_dir}, newest first")
+    table.add_column("id", no_wrap=True)  # never cut: `minidl show` takes it
+    table.add_column("command")
+    table.add_column("config")
+    table.add_column("status", no_wrap=True)
+    for column in ("train error", "test error", "time"):
+        table.add_column(column, justify="right")
+
+    for entry in entries:
+        seconds = "-" if entry.seconds is None else f"{entry.seconds:.2f} s"
+        table.add_row(
+            entry.id,
+            entry.command,
+            entry.config,
+            Text(entry.status, style=STATUS_STYLES.get(entry.status, "yellow")),
+            error_with_std(entry.train_error, entry.train_error_std),
+            error_with_std(entry.test_error, entry.test_error_std),
+            seconds,
+        )
+    return table
+
+
+def print_uncut(table: Table) -> None:
+    """Print a table on stdout; to a pipe or file at its full width, so no cell is cut.
+
+    rich sizes output that is not a terminal to 80 columns, which cuts long run ids.
+    """
+    if stdout.is_terminal:
+        stdout.print(table)
+        return
+    options = stdout.options.update_width(10_000)
+    width = max(Measurement.get(stdout, options, table).maximum, stdout.width)
+    Console(file=stdout.file, width=width, no_color=stdout.no_color).print(table)
+
+
+def error_with_std(mean: float | None, std: float | None) -> str:
+    """An error rate in percent, as "mean ± std%" when the std is known."""
+    if mean is None or std is None or math.isnan(mean) or math.isnan(std):
+        return percent(mean)
+    return f"{100 * mean:.2f} ± {100 * std:.2f}%"
+
+
+def print_run(details: RunDetails) -> None:
+    """Print one run: its folder and status, config.yaml, result file and figures."""
+    entry = details.entry
+    _print_plain(f"run {entry.id}: {entry.command}, config {entry.config}")
+    _print_plain(f"folder: {entry.path}")
+    _print_plain(f"status: {entry.status}")
+    if entry.problem is not None:
+        _print_plain(f"problem: {entry.problem}")
+
+    stdout.rule("config.yaml")
+    _print_plain(details.config_text or "(missing or unreadable)")
+
+    stdout.rule(details.result_file or "result")
+    if details.result is None:
+        _print_plain("(missing or unreadable)")
+    else:
+        _print_plain(json.dumps(to_json_safe(details.result), indent=2))
+
+    stdout.rule("figures")
+    for path in details.figures:
+        _print_plain(str(path))
+    if not details.figures:
+        _print_plain("(none)")
+
+
+def print_warnings(warnings: list[str]) -> None:
+    """Print each warning as one line on stderr."""
+    for warning in warnings:
+        stderr.print(
+            f"warning: {warning}", markup=False, highlight=False, soft_wrap=True
+        )
+
+
+def _print_plain(text: str) -> None:
+    """Print text as it is: no markup, no highlighting, no wrapping."""
+    stdout.print(text.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
 
 
 def _mean_std(stats: dict[str, float]) -> str:

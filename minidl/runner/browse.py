@@ -3,7 +3,7 @@
 Each command writes one result file into its folder: train writes metrics.json,
 repeat summary.json and compare compare.json. Each result file is a JSON object
 with "command", "config" and "status". A folder that breaks these rules is still
-listed, never raised on:
+listed, and no error is raised:
 
 - "incomplete": the folder has config.yaml but no result file yet, as when a
   process was killed before writing one;
@@ -107,7 +107,7 @@ class RunDetails:
 
 
 def list_runs(runs_dir: str | Path) -> list[RunEntry]:
-    """Every folder under runs_dir as a RunEntry, newest first; [] when it is absent.
+    """List every folder under runs_dir as a RunEntry, newest first ([] when absent).
 
     Hidden folders and plain files are not runs and are left out. An OSError
     from reading runs_dir itself propagates.
@@ -125,7 +125,7 @@ def list_runs(runs_dir: str | Path) -> list[RunEntry]:
 
 
 def find_run(runs_dir: str | Path, run: str) -> Path:
-    """The folder of RUN: a folder name under runs_dir, else a path to a folder."""
+    """Return the folder of RUN: a folder name under runs_dir, else a folder path."""
     for candidate in (Path(runs_dir) / run, Path(run)):
         if candidate.is_dir():
             return candidate
@@ -155,7 +155,7 @@ def read_run(folder: Path) -> RunDetails:
 
 
 def _load_result(folder: Path) -> tuple[Path | None, Any]:
-    """The folder's result file and its parsed content, or the error reading it."""
+    """Read the folder's result file: its path and content, or the error raised."""
     for name in RESULT_FILES:
         path = folder / name
         if not path.is_file():
@@ -185,7 +185,7 @@ def _entry(folder: Path, result_file: Path | None, result: Any) -> RunEntry:
 
 
 def _entry_from_name(folder: Path) -> RunEntry:
-    """What the folder name and its modification time tell, before any file is read."""
+    """Start an entry from the folder name and modification time alone."""
     try:
         modified = folder.stat().st_mtime
     except OSError:

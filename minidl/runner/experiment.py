@@ -31,7 +31,7 @@ HISTORY_HEADER = ["epoch", "loss", "train_error", "test_error", "seconds"]
 class TrainRun:
     """A finished single run: its folder, its metrics, the trained objects and figures.
 
-    warnings holds one line for each figure that was skipped or failed to render.
+    warnings contains one line for each figure that was skipped or failed to render.
     """
 
     run_dir: Path

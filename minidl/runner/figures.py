@@ -1,4 +1,4 @@
-"""Which figures each command writes into its run folder, and from which results.
+"""The figures each command writes into its run folder, and the results behind them.
 
 A figure is a by-product: one that cannot be drawn becomes a one-line warning
 and never changes a run's metrics, its other files or its exit code.

@@ -121,7 +121,7 @@ def plot_error_distribution(
     """Draw box plots of the train and test error over runs, each run a dot.
 
     The errors are those of the completed runs; diverged counts the runs left
-    out, and the title says so when there are any. Each mean is a diamond.
+    out, and the title states their count when there are any. Each mean is a diamond.
     """
     if not train_errors or not test_errors:
         raise ValueError("no completed runs to draw")
@@ -144,7 +144,7 @@ def plot_compare(
     names: tuple[str, str] = ("minidl", "PyTorch"),
     title: str = "",
 ) -> Path:
-    """Draw two frameworks' test error distributions side by side, and their time per run.
+    """Draw two frameworks' test error distributions side by side and their run times.
 
     test_errors and seconds_per_run hold one entry per framework, in the order of
     names.
@@ -193,7 +193,7 @@ def plot_trajectory(path: Path, differences: Sequence[float], title: str = "") -
 
 
 def _new_figure(size: tuple[float, float], columns: int = 1) -> tuple[Any, Any]:
-    """A figure of size inches at DPI with one row of `columns` axes."""
+    """Create a figure of `size` inches at DPI with one row of `columns` axes."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=size, dpi=DPI, layout="constrained")
@@ -229,7 +229,7 @@ def _draw_circle(axes: Any, circle: Circle) -> None:
 
 
 def _draw_boxes(axes: Any, groups: list[Sequence[float]], names: list[str]) -> None:
-    """One box plot per group (in percent) with its mean as a diamond and runs as dots."""
+    """Draw a box plot per group, in percent, with a diamond mean and a dot per run."""
     import numpy as np
 
     values = [_percent(group) for group in groups]
@@ -265,7 +265,7 @@ def _draw_boxes(axes: Any, groups: list[Sequence[float]], names: list[str]) -> N
 
 
 def _finite(values: Sequence[float]) -> list[float]:
-    """The values with NaN and infinities replaced by NaN, which matplotlib skips."""
+    """Replace infinities by NaN, which matplotlib leaves out of a line."""
     return [value if math.isfinite(value) else math.nan for value in values]
 
 

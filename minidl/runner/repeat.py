@@ -56,8 +56,9 @@ class ErrorSummary:
 
 @dataclass
 class RepeatRun:
-    """A repeat's folder, its summary, each replica's outcome, each chunk's trained model
-    and the figures; warnings holds one line for each figure not written.
+    """A repeat's folder, summary, replica outcomes, trained chunks and figures.
+
+    warnings contains one line for each figure that was skipped or failed to render.
     """
 
     run_dir: Path
@@ -149,7 +150,8 @@ def run_repeat(
 
     figures = FigureLog()
     if plots:
-        title = f"repeat {Path(config_path).name}, seeds {config.seed}..{config.seed + n - 1}"
+        seeds = f"{config.seed}..{config.seed + n - 1}"
+        title = f"repeat {Path(config_path).name}, seeds {seeds}"
         figures = draw_repeat_figures(run_dir, replicas, title)
     return RepeatRun(
         run_dir=run_dir,

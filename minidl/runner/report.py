@@ -102,7 +102,7 @@ STATUS_STYLES = {
 
 
 def runs_table(entries: list[RunEntry], runs_dir: Path) -> Table:
-    """The run folders, one row each, in the order given (newest first)."""
+    """Build a table of the run folders, one row each, in the order given."""
     table = Table(title=f"runs in {runs_dir}, newest first")
     table.add_column("id", no_wrap=True)  # never cut: `minidl show` takes it
     table.add_column("command")
@@ -139,7 +139,7 @@ def print_uncut(table: Table) -> None:
 
 
 def error_with_std(mean: float | None, std: float | None) -> str:
-    """An error rate in percent, as "mean ± std%" when the std is known."""
+    """Format an error rate in percent, as "mean ± std%" when the std is known."""
     if mean is None or std is None or math.isnan(mean) or math.isnan(std):
         return percent(mean)
     return f"{100 * mean:.2f} ± {100 * std:.2f}%"
@@ -148,8 +148,10 @@ def error_with_std(mean: float | None, std: float | None) -> str:
 def print_run(details: RunDetails) -> None:
     """Print one run: its folder and status, config.yaml, result file and figures."""
     entry = details.entry
-    _print_plain(f"run {entry.id}: {entry.command}, config {entry.config}")
+    _print_plain(f"run: {entry.id}")
     _print_plain(f"folder: {entry.path}")
+    _print_plain(f"command: {entry.command}")
+    _print_plain(f"config: {entry.config}")
     _print_plain(f"status: {entry.status}")
     if entry.problem is not None:
         _print_plain(f"problem: {entry.problem}")

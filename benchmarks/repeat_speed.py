@@ -103,7 +103,9 @@ def main() -> None:
 
     medians = alternate(
         {
-            "minidl repeat": lambda: run_repeat(config, args.config, runs_dir, args.n),
+            "minidl repeat": lambda: run_repeat(
+                config, args.config, runs_dir, args.n, plots=False
+            ),
             "minidl train (one run)": lambda: train(config, [config.seed]),
             "sequential reference": sequential_reference,
             "vmap ensemble": lambda: train_vmap_ensemble(config, seeds),

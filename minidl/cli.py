@@ -314,6 +314,7 @@ def compare(
     runs_dir: RunsDirOption = Path("runs"),
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    plots: PlotsOption = True,
 ) -> None:
     """Check that minidl computes what PyTorch computes: same path, then same statistics."""
     from minidl.runner.compare import Progress, run_compare
@@ -342,8 +343,9 @@ def compare(
             minidl=lambda done, total: advance("minidl runs", done, total),
             reference=lambda done, total: advance("PyTorch runs", done, total),
         )
-        run = run_compare(config, config_path, runs_dir, n, steps, progress)
+        run = run_compare(config, config_path, runs_dir, n, steps, progress, plots)
 
+    print_warnings(run.warnings)
     report = {**run.report, "run_dir": str(run.run_dir)}
     if as_json:
         print_json(report)
@@ -352,6 +354,7 @@ def compare(
         if report["statistics"] is not None:
             stdout.print(statistics_table(report["statistics"]))
         stdout.print(f"run folder: {run.run_dir}")
+        print_figures(run.figures)
     stderr.print(verdict_line(report), highlight=False, markup=False, soft_wrap=True)
     if not run.agrees:
         raise typer.Exit(EXIT_DIVERGED)

@@ -3,11 +3,14 @@ central differences."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from checks import AUTOGRAD_ATOL, FD_ATOL, central_difference, max_abs_diff
 
 from minidl import ReLU, Sigmoid, Tanh
+from minidl.activation import SIGMOID_FORM_MIN_ELEMENTS
 
 FORWARD_ATOL = 1e-15
 
@@ -103,3 +106,33 @@ def test_activation_keeps_dtype(module_class):
 
     assert output.dtype == torch.float32
     assert grad_input.dtype == torch.float32
+
+
+# Tensors this large take Tanh's 2 sigmoid(2x) - 1 branch on the CPU.
+LARGE_SHAPE = (8, 50, 30)
+TANH_FORM_ATOL = {torch.float32: 2.5e-7, torch.float64: 5e-16}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_tanh_large_input_matches_torch(dtype):
+    assert math.prod(LARGE_SHAPE) >= SIGMOID_FORM_MIN_ELEMENTS
+    x = 3 * torch.randn(
+        LARGE_SHAPE, dtype=dtype, generator=torch.Generator().manual_seed(0)
+    )
+
+    assert max_abs_diff(Tanh().forward(x), torch.tanh(x)) <= TANH_FORM_ATOL[dtype]
+
+
+def test_tanh_large_input_backward_matches_autograd():
+    x = torch.randn(
+        LARGE_SHAPE, dtype=torch.float64, generator=torch.Generator().manual_seed(1)
+    )
+    grad_output = torch.randn(
+        LARGE_SHAPE, dtype=torch.float64, generator=torch.Generator().manual_seed(2)
+    )
+    module = Tanh()
+    module.forward(x)
+    leaf = x.clone().requires_grad_()
+    torch.tanh(leaf).backward(grad_output)
+
+    assert max_abs_diff(module.backward(grad_output), leaf.grad) <= AUTOGRAD_ATOL

@@ -16,6 +16,8 @@ from minidl import Linear
 from minidl.runner.config import validate_config
 from minidl.runner.lockstep import TOLERANCE, lockstep
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
 OPTIMIZERS = {
     "plain": {},
     "momentum": {"momentum": 0.9},
@@ -167,6 +169,8 @@ def test_compare_cli_lockstep_only(tmp_path: Path):
         difference = abs(float(row["minidl_loss"]) - float(row["reference_loss"]))
         assert float(row["difference"]) == pytest.approx(difference, abs=1e-12)
     assert (run_dir / "trajectory-float64.csv").is_file()
+    assert (run_dir / "trajectory.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert not (run_dir / "compare.png").exists()
 
 
 def test_compare_cli_statistics_small_n(tmp_path: Path):
@@ -197,6 +201,30 @@ def test_compare_cli_statistics_small_n(tmp_path: Path):
     assert statistics["minidl"]["n"] == 3
     assert statistics["reference"]["n"] == 3
     assert statistics["time_ratio"] > 0
+    assert (run_dir / "compare.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert (run_dir / "trajectory.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_compare_cli_no_plots_writes_no_png(tmp_path: Path):
+    config_path = write_yaml(tmp_path / "tiny.yaml", tiny_raw())
+    result = run_cli(
+        "compare",
+        str(config_path),
+        "--pytorch",
+        "--n",
+        "2",
+        "--steps",
+        "3",
+        "--no-plots",
+        "--quiet",
+        "--runs-dir",
+        "runs",
+        cwd=tmp_path,
+    )
+
+    assert result.returncode in (0, 1), result.stderr
+    (run_dir,) = run_folders(tmp_path / "runs")
+    assert list(run_dir.glob("*.png")) == []
 
 
 @pytest.mark.parametrize(

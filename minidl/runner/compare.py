@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from minidl.reference import ReferenceResult, train_reference
 from minidl.runner.config import Config
 from minidl.runner.experiment import environment, start_run
+from minidl.runner.figures import FigureLog, draw_compare_figures
 from minidl.runner.lockstep import LockstepResult, lockstep
 from minidl.runner.repeat import DEFAULT_MAX_CHUNK, chunk_seeds, summarise
 from minidl.runner.stats import welch_interval
@@ -39,8 +40,12 @@ RUN_HEADER = ["seed", "train_error", "test_error", "final_loss", "status"]
 
 @dataclass
 class CompareRun:
+    """A comparison's folder, its report (compare.json) and its figures."""
+
     run_dir: Path
     report: dict[str, Any]
+    figures: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def agrees(self) -> bool:
@@ -63,8 +68,13 @@ def run_compare(
     n: int = 100,
     steps: int | None = None,
     progress: Progress | None = None,
+    plots: bool = True,
 ) -> CompareRun:
-    """Run both parts, record them in a new run folder, and return the report."""
+    """Run both parts, record them in a new run folder, and return the report.
+
+    With plots, trajectory.png and compare.png are drawn after compare.json is
+    final; a figure that fails becomes a warning and changes nothing else.
+    """
     progress = progress or Progress()
     run_dir = start_run(runs_dir, "compare", config, config_path)
     report: dict[str, Any] = {
@@ -76,11 +86,16 @@ def run_compare(
     }
     write_json(run_dir / "compare.json", report)
 
+    samples = None
     try:
-        report["lockstep"] = _lockstep_part(config, steps, run_dir, progress)
-        report["statistics"] = (
-            _statistics_part(config, n, run_dir, progress) if n > 0 else None
+        report["lockstep"], trajectory = _lockstep_part(
+            config, steps, run_dir, progress
         )
+        report["statistics"] = None
+        if n > 0:
+            report["statistics"], samples = _statistics_part(
+                config, n, run_dir, progress
+            )
     except BaseException as error:
         report["status"] = (
             INTERRUPTED if isinstance(error, KeyboardInterrupt) else FAILED
@@ -91,7 +106,19 @@ def run_compare(
     report["verdict"] = verdict(report)
     report["status"] = COMPLETED
     write_json(run_dir / "compare.json", report)
-    return CompareRun(run_dir=run_dir, report=report)
+
+    figures = FigureLog()
+    if plots:
+        seconds = None
+        if report["statistics"] is not None:
+            statistics = report["statistics"]
+            seconds = (
+                statistics["minidl"]["seconds_per_run"],
+                statistics["reference"]["seconds_per_run"],
+            )
+        title = f"compare {Path(config_path).name}"
+        figures = draw_compare_figures(run_dir, trajectory, samples, seconds, title)
+    return CompareRun(run_dir, report, figures.written, figures.warnings)
 
 
 def verdict(report: dict[str, Any]) -> str:
@@ -106,7 +133,8 @@ def verdict(report: dict[str, Any]) -> str:
 
 def _lockstep_part(
     config: Config, steps: int | None, run_dir: Path, progress: Progress
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[float]]:
+    """Run the lockstep checks; return their summaries and the config dtype's loss differences."""
     dtypes = [config.dtype] if config.dtype == "float64" else [config.dtype, "float64"]
     checks = []
     for dtype in dtypes:
@@ -123,7 +151,9 @@ def _lockstep_part(
             [list(row) for row in result.trajectory],
         )
         checks.append(_lockstep_summary(result, name))
-    return checks
+        if dtype == config.dtype:
+            trajectory = [difference for *_, difference in result.trajectory]
+    return checks, trajectory
 
 
 def _lockstep_summary(result: LockstepResult, trajectory_file: str) -> dict[str, Any]:
@@ -142,7 +172,8 @@ def _lockstep_summary(result: LockstepResult, trajectory_file: str) -> dict[str,
 
 def _statistics_part(
     config: Config, n: int, run_dir: Path, progress: Progress
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], tuple[list[float], list[float]]]:
+    """Train both samples; return the statistics and each sample's completed test errors."""
     minidl_runs, minidl_seconds = _train_minidl(config, n, progress.minidl)
     write_csv(run_dir / "minidl.csv", RUN_HEADER, [_row(run) for run in minidl_runs])
 
@@ -157,9 +188,10 @@ def _statistics_part(
         [run.test_error for run in runs if run.status == COMPLETED]
         for runs in (minidl_runs, reference_runs)
     ]
-    interval = welch_interval(*completed_errors)
+    minidl_errors, reference_errors = completed_errors
+    interval = welch_interval(minidl_errors, reference_errors)
     minidl_per_run, reference_per_run = minidl_seconds / n, reference_seconds / n
-    return {
+    statistics = {
         "n": n,
         "minidl": {
             **minidl_summary,
@@ -182,6 +214,7 @@ def _statistics_part(
         "time_ratio": minidl_per_run / reference_per_run,
         "published": PUBLISHED_DISK if config.data.generator == "disk" else None,
     }
+    return statistics, (minidl_errors, reference_errors)
 
 
 def _train_minidl(

@@ -116,3 +116,29 @@ def _test_predictions(
         outputs = result.model.forward(data.test_inputs)
     predictions = outputs.argmax(-1)[0].tolist()
     return data.raw_test_inputs[0].tolist(), data.test_labels[0].tolist(), predictions
+
+
+def draw_compare_figures(
+    run_dir: Path,
+    trajectory_differences: list[float],
+    test_errors: tuple[list[float], list[float]] | None,
+    seconds_per_run: tuple[float, float] | None,
+    title: str,
+) -> FigureLog:
+    """Write trajectory.png, and compare.png when the statistics part ran."""
+    figures = FigureLog()
+    figures.draw(
+        run_dir / "trajectory.png",
+        lambda path: plots.plot_trajectory(path, trajectory_differences, title),
+    )
+    if test_errors is None or seconds_per_run is None:
+        figures.skip("compare.png", "the statistics part was skipped (--n 0)")
+        return figures
+
+    figures.draw(
+        run_dir / "compare.png",
+        lambda path: plots.plot_compare(
+            path, test_errors, seconds_per_run, title=title
+        ),
+    )
+    return figures

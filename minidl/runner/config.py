@@ -147,7 +147,7 @@ def validate_config(raw: dict[str, Any], path: str | Path) -> Config:
 
 
 def config_to_yaml(config: Config) -> str:
-    """The resolved config as YAML; loading it back gives an equal config."""
+    """Dump the resolved config as YAML; loading it back gives an equal config."""
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
 
@@ -202,7 +202,7 @@ def _apply_override(raw: dict[str, Any], override: str, path: Path) -> None:
 
 
 def _describe(error: ValidationError) -> str:
-    """One line for the first validation error: key path, what is expected, what was given."""
+    """Describe the first validation error in one line: key path, expected value, given value."""
     first = error.errors()[0]
     key = _key_path(first["loc"])
     more = error.error_count() - 1

@@ -42,7 +42,7 @@ class TrainRun:
 
 
 def environment(config: Config) -> dict[str, Any]:
-    """The facts a result depends on beyond its config."""
+    """Collect the facts a result depends on beyond its config: dtype, device, versions."""
     return {
         "dtype": config.dtype,
         "device": config.device,

@@ -1,4 +1,4 @@
-"""What the terminal shows: progress bars on stderr and result tables."""
+"""Terminal output: progress bars on stderr, result tables on stdout."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def percent(fraction: float | None) -> str:
 
 @contextmanager
 def progress_bar(enabled: bool) -> Iterator[Progress | None]:
-    """A progress display on stderr, or None when disabled."""
+    """Yield a progress display on stderr, or None when disabled."""
     if not enabled:
         yield None
         return
@@ -252,7 +252,7 @@ def statistics_table(statistics: dict[str, Any]) -> Table:
 
 
 def verdict_line(report: dict[str, Any]) -> str:
-    """One line: agree or DISAGREE, with the figures behind it."""
+    """Format the verdict line: agree or DISAGREE, with the figures behind it."""
     parts = []
     for check in report["lockstep"]:
         text = (

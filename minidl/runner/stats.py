@@ -59,7 +59,7 @@ def welch_interval(
 
 
 def student_t_quantile(probability: float, degrees_of_freedom: float) -> float:
-    """The t with P(T <= t) = probability for Student's t with the given df (probability > 1/2)."""
+    """Return the t with P(T <= t) = probability for Student's t with the given df (probability > 1/2)."""
     if not 0.5 < probability < 1:
         raise ValueError(f"probability must lie in (0.5, 1), got {probability}")
     if degrees_of_freedom > LARGE_DEGREES_OF_FREEDOM:

@@ -1,4 +1,4 @@
-"""Run folders: one new folder per run, files written atomically, a status that tells.
+"""Run folders: one new folder per run, files written atomically, and a status.
 
 A run folder is created only after its config is valid. Its metrics file starts
 as status "running" and ends as "completed", "diverged", "interrupted" or

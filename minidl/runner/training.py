@@ -38,7 +38,7 @@ DIVERGED = "diverged"
 
 @dataclass
 class EpochStats:
-    """What one epoch ended with, one entry per replica."""
+    """Loss and error rates at the end of one epoch, one entry per replica."""
 
     epoch: int
     loss: list[float]
@@ -79,7 +79,7 @@ def error_rate(model: Sequential, inputs: Tensor, labels: Tensor) -> Tensor:
 
 
 def error_rates(model: Sequential, data: Data) -> tuple[list[float], list[float]]:
-    """Each replica's train and test error, from one forward pass over both sets."""
+    """Measure each replica's train and test error with one forward pass over both sets."""
     predictions = model.forward(data.evaluation_inputs).argmax(-1)
     wrong = predictions != data.evaluation_labels
     train_size = data.train_labels.shape[-1]
@@ -157,7 +157,7 @@ def _train(
 def epoch_order(
     config: Config, generators: list[torch.Generator], device: torch.device
 ) -> Tensor | None:
-    """Each replica's permutation of its training set, or None without shuffling."""
+    """Draw each replica's permutation of its training set; None without shuffling."""
     if not config.training.shuffle:
         return None
     size = config.data.train_size
@@ -170,7 +170,7 @@ def epoch_order(
 def minibatches(
     config: Config, data: Data, targets: Tensor, order: Tensor | None
 ) -> Iterator[tuple[Tensor, Tensor]]:
-    """The epoch's minibatches of (inputs, targets), in the given order of the training set."""
+    """Yield the epoch's minibatches of (inputs, targets) in the given order of the training set."""
     inputs = data.train_inputs
     if order is not None:
         inputs = inputs.gather(-2, order.unsqueeze(-1).expand_as(inputs))
@@ -191,7 +191,7 @@ def train_step(
     inputs: Tensor,
     targets: Tensor,
 ) -> Tensor:
-    """One SGD step on a minibatch; returns each replica's loss before the step."""
+    """Take one SGD step on a minibatch and return each replica's loss before the step."""
     loss = loss_function.forward(model.forward(inputs), targets)
     model.backward(loss_function.backward())
     optimizer.step()
@@ -209,7 +209,7 @@ def _train_epoch(
     order: Tensor | None,
     freezer: Freezer,
 ) -> Tensor:
-    """One pass over the training set in minibatches; returns each replica's mean loss."""
+    """Make one pass over the training set in minibatches and return each replica's mean loss."""
     loss_sum = torch.zeros(
         len(freezer.diverged_epoch),
         dtype=data.train_inputs.dtype,
@@ -255,7 +255,7 @@ def _replica_result(
 
 
 class Freezer:
-    """Holds diverged replicas' parameters fixed so they stop costing NaN arithmetic."""
+    """Keeper of diverged replicas' parameters, held at their values when divergence was found."""
 
     def __init__(self, optimizer: SGD, replicas: int) -> None:
         self.optimizer = optimizer

@@ -228,6 +228,21 @@ def repeat(
         stdout.print(f"run folder: {run.run_dir}")
         print_figures(run.figures)
 
+    diverged = [
+        replica.seed for replica in run.replicas if replica.status != "completed"
+    ]
+    if diverged:
+        shown = ", ".join(str(seed) for seed in diverged[:10])
+        more = f" and {len(diverged) - 10} more" if len(diverged) > 10 else ""
+        stderr.print(
+            f"diverged: {len(diverged)} of {len(run.replicas)} runs (seeds {shown}{more}); "
+            f"their loss became NaN or infinite and they are left out of the statistics",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if diverged and len(diverged) == len(run.replicas):
+        raise typer.Exit(EXIT_DIVERGED)
+
 
 def print_figures(figures: list[Path]) -> None:
     if figures:
@@ -355,7 +370,8 @@ def compare(
             stdout.print(statistics_table(report["statistics"]))
         stdout.print(f"run folder: {run.run_dir}")
         print_figures(run.figures)
-    stderr.print(verdict_line(report), highlight=False, markup=False, soft_wrap=True)
+    console = stderr if as_json else stdout
+    console.print(verdict_line(report), highlight=False, markup=False, soft_wrap=True)
     if not run.agrees:
         raise typer.Exit(EXIT_DIVERGED)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -28,8 +30,8 @@ class SGD:
         nesterov: bool = False,
         weight_decay: float = 0.0,
     ) -> None:
-        if lr <= 0:
-            raise ValueError(f"SGD lr must be > 0, got {lr}")
+        if not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"SGD lr must be a finite number > 0, got {lr}")
         if not 0 <= momentum < 1:
             raise ValueError(f"SGD momentum must lie in [0, 1), got {momentum}")
         if weight_decay < 0:

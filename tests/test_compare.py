@@ -130,7 +130,7 @@ def test_compare_cli_wrong_gradient_exits_1(
         minidl.cli.main()
 
     assert exit_info.value.code == 1
-    message = capsys.readouterr().err
+    message = capsys.readouterr().out
     assert "DISAGREE" in message
     assert "step 4 in 2.weight" in message
     (run_dir,) = run_folders(tmp_path / "runs")

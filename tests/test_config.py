@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from conftest import DISK_CONFIG, tiny_raw, write_yaml
 
 from minidl.runner.config import ConfigError, config_to_yaml, load_config
@@ -149,3 +150,62 @@ def test_exponent_float(tmp_path, where):
         path.write_text(text.replace("lr: 0.5\n", "lr: 1e-3\n"), encoding="utf-8")
         config = load_config(path)
     assert config.optimizer.lr == 0.001
+
+
+def test_duplicate_key_rejected(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text(yaml.safe_dump(tiny_raw()) + "seed: 1\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError, match="duplicate key 'seed'"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "1e400"])
+def test_non_finite_lr_rejected(tiny_path, value):
+    with pytest.raises(
+        ConfigError,
+        match=r"optimizer\.lr \(from --set\): input should be a finite number",
+    ):
+        load_config(tiny_path, [f"optimizer.lr={value}"])
+
+
+def test_unknown_key_reported_before_missing(tmp_path):
+    raw = tiny_raw()
+    raw["optimizer"]["lrr"] = raw["optimizer"].pop("lr")
+    path = write_yaml(tmp_path / "typo.yaml", raw)
+
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+
+    message = str(error.value)
+    assert "optimizer.lrr: unknown key" in message
+    assert (
+        "expected one of type, lr, momentum, dampening, nesterov, weight_decay"
+        in message
+    )
+    assert "(and 1 more problem)" in message
+
+
+def test_unknown_layer_key_lists_layer_keys(tiny_path):
+    with pytest.raises(
+        ConfigError,
+        match="model.0.foo .from --set.: unknown key, expected one of type, in_features, out_features",
+    ):
+        load_config(tiny_path, ["model.0.foo=1"])
+
+
+def test_error_in_file_has_no_set_mark(tmp_path):
+    raw = tiny_raw()
+    raw["optimizer"]["lr"] = -1.0
+    path = write_yaml(tmp_path / "bad.yaml", raw)
+
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ["training.epochs=3"])
+
+    assert "optimizer.lr: input should be greater than 0" in str(error.value)
+    assert "from --set" not in str(error.value)
+
+
+def test_normalise_needs_two_points(tiny_path):
+    with pytest.raises(ConfigError, match="normalise needs train_size >= 2"):
+        load_config(tiny_path, ["data.train_size=1"])

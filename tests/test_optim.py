@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -169,3 +170,10 @@ def test_sgd_zero_grad_zeroes_module_buffers():
 def test_sgd_rejects_invalid_settings(settings):
     with pytest.raises(ValueError):
         SGD(Linear(3, 2).param(), **settings)
+
+
+@pytest.mark.parametrize("lr", [math.inf, math.nan])
+def test_sgd_non_finite_lr_raises(lr):
+    weight = torch.zeros(2)
+    with pytest.raises(ValueError):
+        SGD([(weight, torch.zeros(2))], lr=lr)

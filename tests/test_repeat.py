@@ -37,7 +37,9 @@ def read_repeats(run_dir: Path) -> list[dict[str, str]]:
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_repeat_replicas_equal_lone_runs(tmp_path: Path, dtype: str):
     config = validate_config(tiny_raw(seed=11, dtype=dtype), "tiny.yaml")
-    run = run_repeat(config, "tiny.yaml", tmp_path / "runs", n=5, chunk=2)
+    run = run_repeat(
+        config, "tiny.yaml", tmp_path / "runs", n=5, chunk=2, keep_models=True
+    )
 
     seeds = [11, 12, 13, 14, 15]
     assert [replica.seed for replica in run.replicas] == seeds
@@ -215,3 +217,26 @@ def test_repeat_cli_bad_option_exits_2(tmp_path: Path, option: list[str]):
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
     assert run_folders(tmp_path / "runs") == []
+
+
+def test_repeat_cli_all_diverged_exits_1(tmp_path: Path):
+    config_path = write_yaml(tmp_path / "tiny.yaml", tiny_raw())
+    result = run_cli(
+        "repeat",
+        str(config_path),
+        "--n",
+        "2",
+        "--set",
+        "optimizer.lr=1e6",
+        "--quiet",
+        "--no-plots",
+        "--runs-dir",
+        "runs",
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 1
+    assert "diverged: 2 of 2 runs (seeds 0, 1)" in result.stderr
+    (run_dir,) = run_folders(tmp_path / "runs")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["diverged"] == 2

@@ -33,6 +33,28 @@ _Loader.add_implicit_resolver(
 )
 
 
+def _construct_mapping_without_duplicates(
+    loader: _Loader, node: yaml.MappingNode, deep: bool = False
+) -> dict:
+    keys = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in keys:
+            line = key_node.start_mark.line + 1
+            raise yaml.constructor.ConstructorError(
+                problem=f"duplicate key {key!r} at line {line}",
+                problem_mark=key_node.start_mark,
+            )
+        keys.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+_Loader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping_without_duplicates,
+)
+
+
 def parse_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)
 
@@ -42,7 +64,7 @@ class ConfigError(Exception):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class DataConfig(_Section):
@@ -50,6 +72,14 @@ class DataConfig(_Section):
     train_size: int = Field(1000, ge=1)
     test_size: int = Field(1000, ge=1)
     normalise: bool = True
+
+    @model_validator(mode="after")
+    def _normalise_needs_two_points(self) -> DataConfig:
+        if self.normalise and self.train_size < 2:
+            raise ValueError(
+                "normalise needs train_size >= 2 (a std of one point is undefined)"
+            )
+        return self
 
 
 class LinearLayer(_Section):
@@ -125,25 +155,52 @@ def load_config(
     """Read, override and validate a config file; raise ConfigError on any problem."""
     path = Path(path)
     raw = _read_yaml(path)
+    overridden = []
     for override in overrides:
-        _apply_override(raw, override, path)
+        overridden.append(_apply_override(raw, override, path))
     if seed is not None:
         raw["seed"] = seed
-    return validate_config(raw, path)
+        overridden.append("seed")
+    return validate_config(raw, path, overridden)
 
 
-def validate_config(raw: dict[str, Any], path: str | Path) -> Config:
-    """Validate a config mapping: the schema, then the checks that span sections."""
+def validate_config(
+    raw: dict[str, Any], path: str | Path, overridden: list[str] = ()
+) -> Config:
+    """Validate a config mapping: the schema, then the checks that span sections.
+
+    ``overridden`` lists the key paths set by --set or --seed; an error on one of
+    them says so.
+    """
     try:
         config = Config.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(f"{path}: {_describe(error)}") from None
+        key, message = _describe(error)
+        raise ConfigError(
+            f"{path}: {key}{_origin(key, overridden)}: {message}"
+        ) from None
 
     problem = _check_layers(config) or _check_device(config)
     if problem is not None:
         key, message = problem
-        raise ConfigError(f"{path}: {key}: {message}")
+        raise ConfigError(f"{path}: {key}{_origin(key, overridden)}: {message}")
     return config
+
+
+def _origin(key: str, overridden: list[str]) -> str:
+    """ " (from --set)" when the key, or a section holding it, was set on the command line."""
+    for override in overridden:
+        if (
+            key == override
+            or key.startswith(override + ".")
+            or override.startswith(key + ".")
+        ):
+            return (
+                " (from --set)"
+                if override != "seed" or key != "seed"
+                else " (from --seed)"
+            )
+    return ""
 
 
 def config_to_yaml(config: Config) -> str:
@@ -170,8 +227,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _apply_override(raw: dict[str, Any], override: str, path: Path) -> None:
-    """Set one `key.path=value` override; the value is parsed as YAML."""
+def _apply_override(raw: dict[str, Any], override: str, path: Path) -> str:
+    """Set one `key.path=value` override (the value parsed as YAML); return the key path."""
     key, separator, text = override.partition("=")
     if not separator or not key:
         raise ConfigError(f"--set {override!r}: expected key.path=value")
@@ -199,31 +256,63 @@ def _apply_override(raw: dict[str, Any], override: str, path: Path) -> None:
             if isinstance(node, dict) and part not in node:
                 node[part] = {}
             node = node[part]
+    return key
 
 
-def _describe(error: ValidationError) -> str:
-    """Describe the first validation error in one line: key path, expected value, given value."""
-    first = error.errors()[0]
+def _describe(error: ValidationError) -> tuple[str, str]:
+    """Describe one validation error: its key path, and what is expected and given.
+
+    Unknown keys come first, since a misspelt key also makes the intended one missing.
+    """
+    errors = sorted(error.errors(), key=lambda item: item["type"] != "extra_forbidden")
+    first = errors[0]
     key = _key_path(first["loc"])
-    more = error.error_count() - 1
+    more = len(errors) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
 
     kind = first["type"]
     if kind == "extra_forbidden":
-        return f"{key}: unknown key{suffix}"
+        allowed = ", ".join(_allowed_keys(first["loc"][:-1]))
+        return key, f"unknown key, expected one of {allowed}{suffix}"
     if kind == "missing":
-        return f"{key}: missing required key{suffix}"
+        return key, f"missing required key{suffix}"
     if kind == "union_tag_invalid":
         tag = first["ctx"]["tag"]
-        return f"{key}.type: unknown layer type {tag!r}, expected one of {', '.join(LAYER_TYPES)}{suffix}"
+        return (
+            f"{key}.type",
+            f"unknown layer type {tag!r}, expected one of {', '.join(LAYER_TYPES)}{suffix}",
+        )
     if kind == "union_tag_not_found":
-        return f"{key}.type: missing layer type, expected one of {', '.join(LAYER_TYPES)}{suffix}"
+        return (
+            f"{key}.type",
+            f"missing layer type, expected one of {', '.join(LAYER_TYPES)}{suffix}",
+        )
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return (
+            key,
+            f"expected a mapping of keys to values, got {first.get('input')!r}{suffix}",
+        )
 
     message = first["msg"].removeprefix("Value error, ")
     message = message[0].lower() + message[1:]
     given = first.get("input")
     shown = "" if isinstance(given, (dict, list)) else f", got {given!r}"
-    return f"{key}: {message}{shown}{suffix}"
+    return key, f"{message}{shown}{suffix}"
+
+
+def _allowed_keys(location: tuple[Any, ...]) -> list[str]:
+    """Return the keys the schema accepts in the mapping at a pydantic location."""
+    if location[:1] == ("model",):
+        layer = LinearLayer if "linear" in location else ActivationLayer
+        return list(layer.model_fields)
+
+    section: type[BaseModel] = Config
+    for part in location:
+        annotation = section.model_fields[part].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        section = annotation
+    return list(section.model_fields)
 
 
 def _key_path(location: tuple[Any, ...]) -> str:

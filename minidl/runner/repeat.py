@@ -97,8 +97,12 @@ def run_repeat(
     on_chunk: Callable[[int, list[int]], None] | None = None,
     on_epoch: Callable[[EpochStats], None] | None = None,
     plots: bool = True,
+    keep_models: bool = False,
 ) -> RepeatRun:
     """Train n seeds starting at config.seed, chunk replicas at a time, and record them.
+
+    With keep_models, the returned RepeatRun keeps each chunk's TrainingResult
+    (its model and data, about 1 MB a replica); otherwise only the outcomes stay.
 
     With plots, errors.png is drawn after the summary is written; a figure that
     fails becomes a warning. The recorded seconds never include the figures.
@@ -140,7 +144,8 @@ def run_repeat(
                 on_chunk(index, seeds)
             result = train(config, seeds, on_epoch, evaluate_every_epoch=False)
             replicas.extend(result.replicas)
-            chunks.append(result)
+            if keep_models:
+                chunks.append(result)
             record(RUNNING)
     except BaseException as error:
         record(INTERRUPTED if isinstance(error, KeyboardInterrupt) else FAILED)

@@ -55,6 +55,9 @@ def write_bytes(path: Path, data: bytes) -> None:
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
     try:
+        os.chmod(
+            temporary, 0o666 & ~_umask()
+        )  # mkstemp creates files readable by the owner only
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
@@ -63,6 +66,12 @@ def write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """Time torch.tanh against 2 sigmoid(2x) - 1, the form minidl's Tanh uses on large CPU tensors.
 
-Usage: python benchmarks/activation_speed.py [--repeats K]
+Usage: python benchmarks/activation_speed.py [--repeats K] [--threads T]
 
 Prints, for a range of tensor sizes, the median time of each form and the
 largest absolute difference between their results. minidl switches to the
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import alternate, machine
+from common import add_threads_option, alternate, apply_threads, machine
 
 from minidl.activation import SIGMOID_FORM_MIN_ELEMENTS, tanh_via_sigmoid
 
@@ -40,7 +40,9 @@ def time_shape(shape: tuple[int, ...], dtype: torch.dtype, repeats: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=300)
+    add_threads_option(parser)
     args = parser.parse_args()
+    apply_threads(args.threads)
 
     print(f"machine: {machine()}")
     print(f"minidl uses the sigmoid form from {SIGMOID_FORM_MIN_ELEMENTS} elements up")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -26,6 +27,20 @@ def machine() -> str:
         f"{cpu}; {os.cpu_count()} cores; torch {torch.__version__} "
         f"with {torch.get_num_threads()} threads; Python {platform.python_version()}"
     )
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads for every contender (default: torch's own choice)",
+    )
+
+
+def apply_threads(threads: int | None) -> None:
+    if threads is not None:
+        torch.set_num_threads(threads)
 
 
 def time_call(function: Callable[[], object]) -> float:

@@ -1,6 +1,6 @@
 """Time `minidl repeat --n N` against the ways a PyTorch user would run N seeds.
 
-Usage: python benchmarks/repeat_speed.py [CONFIG] [--n 100] [--sequential 10] [--repeats 3]
+Usage: python benchmarks/repeat_speed.py [CONFIG] [--n 100] [--sequential 10] [--repeats 3] [--threads T]
 
 In one process, alternating, `--repeats` times each (medians reported):
 - minidl repeat: N replicas in one batched computation (minidl.runner.repeat);
@@ -19,7 +19,7 @@ import copy
 import tempfile
 
 import torch
-from common import alternate, machine
+from common import add_threads_option, alternate, apply_threads, machine
 from torch.func import functional_call, grad, stack_module_state, vmap
 
 from minidl.reference import (
@@ -91,7 +91,9 @@ def main() -> None:
         "--sequential", type=int, default=10, help="reference runs actually timed"
     )
     parser.add_argument("--repeats", type=int, default=3)
+    add_threads_option(parser)
     args = parser.parse_args()
+    apply_threads(args.threads)
 
     config = load_config(args.config)
     seeds = list(range(config.seed, config.seed + args.n))

@@ -1,6 +1,6 @@
 """Time one training run of a config: minidl against torch.nn + autograd + torch.optim.
 
-Usage: python benchmarks/train_speed.py [CONFIG] [--repeats K]
+Usage: python benchmarks/train_speed.py [CONFIG] [--repeats K] [--threads T]
 
 Three contenders run in one process, alternating, K times each:
 - "minidl train": minidl's training loop as `minidl train` runs it, measuring
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import alternate, machine
+from common import add_threads_option, alternate, apply_threads, machine
 
 from minidl.reference import train_reference
 from minidl.runner.config import load_config
@@ -28,7 +28,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", nargs="?", default="configs/disk.yaml")
     parser.add_argument("--repeats", type=int, default=7)
+    add_threads_option(parser)
     args = parser.parse_args()
+    apply_threads(args.threads)
 
     config = load_config(args.config)
     seed = config.seed

@@ -15,6 +15,8 @@ class Linear(Module):
     Backward, for dL/dy = G:  dL/dW = G^T x,  dL/db = sum of G over N,  dL/dx = G W.
     With ``replicas=R`` the weight is (R, out, in) and the bias (R, out): R
     independent layers applied to input (R, N, in_features) in one matmul.
+    With ``input_gradient=False`` backward skips dL/dx and returns None: for a
+    first layer, whose input is data that needs no gradient.
     """
 
     def __init__(
@@ -26,10 +28,12 @@ class Linear(Module):
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
         generator: torch.Generator | None = None,
+        input_gradient: bool = True,
     ) -> None:
         self.in_features = in_features
         self.out_features = out_features
         self.replicas = replicas
+        self.input_gradient = input_gradient
         leading = () if replicas is None else (replicas,)
         options = {"dtype": dtype, "device": device}
 
@@ -53,7 +57,7 @@ class Linear(Module):
         self.layout = _layout(input, self.weight)
         return affine(input, self.weight, self.bias, self.layout)
 
-    def backward(self, grad_output: Tensor) -> Tensor:
+    def backward(self, grad_output: Tensor) -> Tensor | None:
         layout = self.layout
         accumulate_outer(self.grad_weight, grad_output, self.input, layout)
         if layout == BROADCAST:
@@ -61,6 +65,8 @@ class Linear(Module):
         else:
             self.grad_bias += grad_output.sum(-2)
 
+        if not self.input_gradient:
+            return None
         return input_gradient(grad_output, self.weight, self.input, layout)
 
     def param(self) -> list[tuple[Tensor, Tensor]]:
@@ -78,6 +84,8 @@ class Linear(Module):
         text = f"in_features={self.in_features}, out_features={self.out_features}, bias=True"
         if self.replicas is not None:
             text += f", replicas={self.replicas}"
+        if not self.input_gradient:
+            text += ", input_gradient=False"
         return text
 
 

@@ -200,3 +200,21 @@ def test_linear_rejects_bad_input_shape(shape):
     layer = Linear(3, 2)
     with pytest.raises(ValueError):
         layer(torch.zeros(shape))
+
+
+def test_linear_without_input_gradient_returns_none():
+    generator = torch.Generator().manual_seed(5)
+    layer = Linear(
+        3, 4, replicas=2, dtype=torch.float64, generator=generator, input_gradient=False
+    )
+    x = torch.randn(2, 6, 3, dtype=torch.float64, generator=generator)
+    grad_output = torch.randn(2, 6, 4, dtype=torch.float64, generator=generator)
+    weight = layer.weight.clone().requires_grad_()
+    bias = layer.bias.clone().requires_grad_()
+    (x @ weight.mT + bias.unsqueeze(-2)).backward(grad_output)
+
+    layer.forward(x)
+    assert layer.backward(grad_output) is None
+    assert max_abs_diff(layer.grad_weight, weight.grad) <= AUTOGRAD_ATOL
+    assert max_abs_diff(layer.grad_bias, bias.grad) <= AUTOGRAD_ATOL
+    assert "input_gradient=False" in repr(layer)

@@ -93,7 +93,11 @@ def make_model(config: Config, generators: list[torch.Generator]) -> Sequential:
     for layer in config.model:
         if layer.type == "linear":
             linear = Linear(
-                layer.in_features, layer.out_features, replicas=replicas, dtype=dtype
+                layer.in_features,
+                layer.out_features,
+                replicas=replicas,
+                dtype=dtype,
+                input_gradient=bool(modules),  # the first layer's input is data
             )
             modules.append(linear)
         else:

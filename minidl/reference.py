@@ -81,13 +81,7 @@ def _initialise(
             nn.init.uniform_(linear.bias, -bound, bound, generator=generator)
             return
 
-        following = config.model[index + 1] if index + 1 < len(config.model) else None
-        nonlinearity = (
-            "linear"
-            if following is None or following.type == "linear"
-            else following.type
-        )
-        gain = nn.init.calculate_gain(nonlinearity)
+        gain = nn.init.calculate_gain(config.nonlinearity_after(index))
         if config.init.weight == "xavier_uniform":
             nn.init.xavier_uniform_(linear.weight, gain=gain, generator=generator)
         else:

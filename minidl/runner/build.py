@@ -123,19 +123,12 @@ def _initialise(
                 linear_default_(weight, bias, generator)
                 continue
 
-            gain = calculate_gain(_following_nonlinearity(config, index))
+            gain = calculate_gain(config.nonlinearity_after(index))
             if config.init.weight == "xavier_uniform":
                 xavier_uniform_(weight, gain, generator=generator)
             else:
                 xavier_normal_(weight, gain, generator=generator)
             bias.zero_()
-
-
-def _following_nonlinearity(config: Config, index: int) -> str:
-    following = config.model[index + 1] if index + 1 < len(config.model) else None
-    if following is None or following.type == "linear":
-        return "linear"
-    return following.type
 
 
 def make_loss(config: Config) -> MSELoss | CrossEntropyLoss:

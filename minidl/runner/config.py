@@ -148,6 +148,13 @@ class Config(_Section):
     def torch_dtype(self) -> torch.dtype:
         return getattr(torch, self.dtype)
 
+    def nonlinearity_after(self, index: int) -> str:
+        """Name the activation after layer `index` for Xavier's gain: 'linear' when none follows."""
+        following = self.model[index + 1] if index + 1 < len(self.model) else None
+        if following is None or following.type == "linear":
+            return "linear"
+        return following.type
+
 
 def load_config(
     path: str | Path, overrides: list[str] = (), seed: int | None = None

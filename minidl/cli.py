@@ -43,7 +43,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ConfigArgument = Annotated[Path, typer.Argument(help="Experiment config (YAML).")]
+ConfigArgument = Annotated[
+    Path, typer.Argument(metavar="CONFIG", help="Experiment config (YAML).")
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -277,7 +279,10 @@ def runs(
 @app.command()
 def show(
     run: Annotated[
-        str, typer.Argument(help="Run folder: its name under --runs-dir, or a path.")
+        str,
+        typer.Argument(
+            metavar="RUN", help="Run folder: its name under --runs-dir, or a path."
+        ),
     ],
     runs_dir: BrowseDirOption = Path("runs"),
     as_json: Annotated[
@@ -302,7 +307,7 @@ def show(
 @app.command()
 def compare(
     config_path: Annotated[
-        Path, typer.Argument(help="Experiment config (YAML).")
+        Path, typer.Argument(metavar="CONFIG", help="Experiment config (YAML).")
     ] = Path("configs/disk.yaml"),
     pytorch: Annotated[
         bool,
@@ -391,7 +396,7 @@ def main() -> None:
         code = EXIT_INTERRUPTED
     if code == EXIT_INTERRUPTED:
         _fail(
-            "interrupted; the run folder keeps the work so far, marked 'interrupted'",
+            "interrupted by Ctrl-C; a run stopped before its end is marked 'interrupted' in its folder",
             code,
         )
     sys.exit(code if isinstance(code, int) else 0)

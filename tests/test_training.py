@@ -11,6 +11,7 @@ from conftest import DISK_CONFIG, read_history, read_metrics, tiny_raw
 
 from minidl import Linear
 from minidl.reference import train_reference
+from minidl.runner.build import make_data, make_generators, make_model
 from minidl.runner.config import load_config, validate_config
 from minidl.runner.experiment import run_train
 from minidl.runner.training import train
@@ -163,12 +164,12 @@ def test_batched_seeds_differ():
 
 
 def test_batched_divergence():
-    # At lr 1.0 some seeds diverge and others do not. A diverged replica must not
+    # At lr 1.2 some seeds diverge and others do not. A diverged replica must not
     # disturb the others.
-    config = tiny(optimizer=optimizer(lr=1.0))
+    config = tiny(optimizer=optimizer(lr=1.2))
     alone = {seed: train(config, [seed]).replicas[0] for seed in range(4)}
     statuses = {replica.status for replica in alone.values()}
-    assert statuses == {"completed", "diverged"}, "lr 1.0 no longer splits the seeds"
+    assert statuses == {"completed", "diverged"}, "lr 1.2 no longer splits the seeds"
 
     together = train(config, list(range(4)))
     for seed, replica in enumerate(together.replicas):
@@ -228,3 +229,19 @@ def test_run_completed(tmp_path):
     assert metrics["final_loss"] == alone.final_loss
     assert metrics["test_error"] == alone.test_error
     assert len(read_history(run.run_dir)) == config.training.epochs
+
+
+def test_dtypes_start_from_same_weights():
+    weights = {}
+    for dtype in ("float32", "float64"):
+        generators = make_generators([4])
+        config = tiny(dtype=dtype)
+        make_data(config, generators)
+        model = make_model(config, generators)
+        weights[dtype] = [
+            module.weight for module in model.modules if isinstance(module, Linear)
+        ]
+
+    for single, double in zip(weights["float32"], weights["float64"]):
+        assert single.dtype == torch.float32
+        assert torch.equal(single, double.float())

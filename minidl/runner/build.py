@@ -112,23 +112,27 @@ def _initialise(
 ) -> None:
     """Initialise each replica's layers in order from that replica's generator.
 
-    Xavier's gain follows the activation after each Linear ('linear' when none does).
+    Xavier's gain follows the activation after each Linear ('linear' when none
+    does). Weights are drawn in float64 and then cast, as the data is, so one
+    seed starts float32 and float64 runs from the same weights up to rounding.
     """
     for replica, generator in enumerate(generators):
         for index, module in enumerate(modules):
             if not isinstance(module, Linear):
                 continue
-            weight, bias = module.weight[replica], module.bias[replica]
+            weight = torch.empty(module.weight.shape[1:], dtype=torch.float64)
+            bias = torch.zeros(module.bias.shape[1:], dtype=torch.float64)
             if config.init.weight == "default":
                 linear_default_(weight, bias, generator)
-                continue
-
-            gain = calculate_gain(config.nonlinearity_after(index))
-            if config.init.weight == "xavier_uniform":
+            elif config.init.weight == "xavier_uniform":
+                gain = calculate_gain(config.nonlinearity_after(index))
                 xavier_uniform_(weight, gain, generator=generator)
             else:
+                gain = calculate_gain(config.nonlinearity_after(index))
                 xavier_normal_(weight, gain, generator=generator)
-            bias.zero_()
+
+            module.weight[replica] = weight
+            module.bias[replica] = bias
 
 
 def make_loss(config: Config) -> MSELoss | CrossEntropyLoss:

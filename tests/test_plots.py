@@ -363,7 +363,9 @@ def test_all_figure_sizes(tmp_path):
             tmp_path / "cmp.png", (errors, errors[1:]), (1.5, 2.5)
         ): plots.COMPARE_SIZE,
         plots.plot_trajectory(
-            tmp_path / "t.png", [1e-7, 0.0, 3e-8, math.nan, 2e-9]
+            tmp_path / "t.png",
+            {"float32": [1e-7, 0.0, 3e-8, math.nan, 2e-9], "float64": [1e-16, 0.0]},
+            {"float32": 1e-5, "float64": 1e-10},
         ): plots.TRAJECTORY_SIZE,
     }
     assert len(written) == 5
@@ -372,7 +374,7 @@ def test_all_figure_sizes(tmp_path):
 
 
 def test_trajectory_all_zero(tmp_path):
-    path = plots.plot_trajectory(tmp_path / "t.png", [0.0] * 10)
+    path = plots.plot_trajectory(tmp_path / "t.png", {"float64": [0.0] * 10})
     assert png_size(path) == pixels(plots.TRAJECTORY_SIZE)
 
 

@@ -32,7 +32,7 @@ def test_readme_quick_start_train_runs(tmp_path: Path):
     """The quick start's last step in a fresh folder: the console script, default runs/."""
     shutil.copytree(REPO / "configs", tmp_path / "configs")
     minidl = Path(sys.executable).parent / "minidl"
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: PLW1510 - the return code is asserted below
         [str(minidl), "train", "configs/disk.yaml", "--json"],
         cwd=tmp_path,
         capture_output=True,
@@ -51,7 +51,7 @@ def test_readme_python_example_runs(tmp_path: Path):
     (example,) = code_blocks("python")
     script = tmp_path / "example.py"
     script.write_text(example, encoding="utf-8")
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: PLW1510 - the return code is asserted below
         [sys.executable, str(script)],
         capture_output=True,
         text=True,

@@ -88,7 +88,7 @@ def run_compare(
 
     samples = None
     try:
-        report["lockstep"], trajectory = _lockstep_part(
+        report["lockstep"], trajectories = _lockstep_part(
             config, steps, run_dir, progress
         )
         report["statistics"] = None
@@ -117,7 +117,12 @@ def run_compare(
                 statistics["reference"]["seconds_per_run"],
             )
         title = f"compare {Path(config_path).name}"
-        figures = draw_compare_figures(run_dir, trajectory, samples, seconds, title)
+        tolerances = {
+            check["dtype"]: check["tolerance"] for check in report["lockstep"]
+        }
+        figures = draw_compare_figures(
+            run_dir, trajectories, tolerances, samples, seconds, title
+        )
     return CompareRun(run_dir, report, figures.written, figures.warnings)
 
 
@@ -133,10 +138,11 @@ def verdict(report: dict[str, Any]) -> str:
 
 def _lockstep_part(
     config: Config, steps: int | None, run_dir: Path, progress: Progress
-) -> tuple[list[dict[str, Any]], list[float]]:
-    """Run the lockstep checks; return their summaries and the config dtype's loss differences."""
+) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
+    """Run the lockstep checks; return their summaries and each dtype's loss differences."""
     dtypes = [config.dtype] if config.dtype == "float64" else [config.dtype, "float64"]
     checks = []
+    trajectories = {}
     for dtype in dtypes:
         on_step = None
         if progress.lockstep is not None:
@@ -151,9 +157,8 @@ def _lockstep_part(
             [list(row) for row in result.trajectory],
         )
         checks.append(_lockstep_summary(result, name))
-        if dtype == config.dtype:
-            trajectory = [difference for *_, difference in result.trajectory]
-    return checks, trajectory
+        trajectories[dtype] = [difference for *_, difference in result.trajectory]
+    return checks, trajectories
 
 
 def _lockstep_summary(result: LockstepResult, trajectory_file: str) -> dict[str, Any]:

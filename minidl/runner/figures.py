@@ -120,7 +120,8 @@ def _test_predictions(
 
 def draw_compare_figures(
     run_dir: Path,
-    trajectory_differences: list[float],
+    trajectories: dict[str, list[float]],
+    tolerances: dict[str, float],
     test_errors: tuple[list[float], list[float]] | None,
     seconds_per_run: tuple[float, float] | None,
     title: str,
@@ -129,7 +130,7 @@ def draw_compare_figures(
     figures = FigureLog()
     figures.draw(
         run_dir / "trajectory.png",
-        lambda path: plots.plot_trajectory(path, trajectory_differences, title),
+        lambda path: plots.plot_trajectory(path, trajectories, tolerances, title),
     )
     if test_errors is None or seconds_per_run is None:
         figures.skip("compare.png", "the statistics part was skipped (--n 0)")

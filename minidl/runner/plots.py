@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,32 +163,55 @@ def plot_compare(
     return _save(figure, path, title)
 
 
-def plot_trajectory(path: Path, differences: Sequence[float], title: str = "") -> Path:
+def plot_trajectory(
+    path: Path,
+    series: Mapping[str, Sequence[float]],
+    tolerances: Mapping[str, float] | None = None,
+    title: str = "",
+) -> Path:
     """Draw the absolute loss difference at each training step on a log scale.
 
-    Zero and non-finite differences cannot be drawn on a log scale, so they are
-    left out and counted in the axes title.
+    ``series`` maps a label (a dtype) to its per-step differences; a tolerance
+    with the same label is drawn as a dashed line in the same colour. Zero and
+    non-finite differences cannot be drawn on a log scale, so they are left out
+    and counted in the legend.
     """
     import numpy as np
 
-    differences = np.asarray(differences, dtype=float)
-    steps = np.arange(1, len(differences) + 1)
-    drawable = np.isfinite(differences) & (differences > 0)
-
+    tolerances = tolerances or {}
     figure, axes = _new_figure(TRAJECTORY_SIZE)
-    if drawable.any():
-        axes.plot(steps[drawable], differences[drawable], linewidth=0.8)
-        axes.set_yscale("log")
-    axes.set_xlabel("step")
-    axes.set_ylabel("|loss difference|")
+    drawn_any = False
+    for (label, values), colour in zip(series.items(), CLASS_COLOURS):
+        differences = np.asarray(values, dtype=float)
+        steps = np.arange(1, len(differences) + 1)
+        drawable = np.isfinite(differences) & (differences > 0)
+        left_out = int((~drawable).sum())
+        note = f" ({left_out} steps at 0 or non-finite not shown)" if left_out else ""
+        if drawable.any():
+            axes.plot(
+                steps[drawable],
+                differences[drawable],
+                linewidth=0.6,
+                color=colour,
+                label=label + note,
+            )
+            drawn_any = True
+        if label in tolerances:
+            axes.axhline(
+                tolerances[label],
+                color=colour,
+                linestyle="--",
+                linewidth=1,
+                label=f"{label} tolerance",
+            )
+            drawn_any = True
 
-    left_out = int((~drawable).sum())
-    note = f", {left_out} step(s) with difference 0 or non-finite not shown"
-    axes.set_title(
-        f"per-step loss difference over {len(differences)} steps"
-        + (note if left_out else ""),
-        fontsize="medium",
-    )
+    if drawn_any:
+        axes.set_yscale("log")
+        axes.legend(fontsize="small", loc="center right")
+    axes.set_xlabel("step")
+    axes.set_ylabel("|loss difference|, minidl vs PyTorch")
+    axes.set_title("per-step loss difference from the same start", fontsize="medium")
     return _save(figure, path, title)
 
 

@@ -59,15 +59,15 @@ def plot_predictions(
 
     figure, (truth, predicted, errors) = _new_figure(PREDICTIONS_SIZE, columns=3)
     _scatter_classes(truth, points, labels)
-    truth.set_title("true labels")
+    truth.set_title("test set: true labels")
     _scatter_classes(predicted, points, predictions)
-    predicted.set_title("predictions")
+    predicted.set_title("test set: predictions")
 
     wrong = labels != predictions
     errors.scatter(*points[~wrong].T, s=6, color=CORRECT_COLOUR, label="correct")
     errors.scatter(*points[wrong].T, s=10, color=ERROR_COLOUR, label="misclassified")
     errors.set_title(
-        f"errors: {wrong.sum()} of {len(wrong)} ({100 * wrong.mean():.2f}%)"
+        f"test errors: {wrong.sum()} of {len(wrong)} ({100 * wrong.mean():.2f}%)"
     )
 
     for axes in (truth, predicted, errors):
@@ -263,6 +263,7 @@ def _draw_boxes(axes: Any, groups: list[Sequence[float]], names: list[str]) -> N
         widths=0.3,
         showmeans=True,
         showfliers=False,
+        medianprops={"color": "black"},
         meanprops={
             "marker": "D",
             "markerfacecolor": "black",
@@ -285,6 +286,22 @@ def _draw_boxes(axes: Any, groups: list[Sequence[float]], names: list[str]) -> N
     axes.set_xticks(positions, names)
     axes.set_xlim(0.5, len(values) + 0.8)  # room for the last mean's label
     axes.grid(axis="y", alpha=0.3)
+    axes.legend(handles=_box_legend(), fontsize="small", loc="best")
+
+
+def _box_legend() -> list[Any]:
+    """Legend entries saying what a box plot's marks are."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    return [
+        Patch(facecolor="none", edgecolor="black", label="quartiles"),
+        Line2D([], [], color="black", label="median"),
+        Line2D([], [], color="black", marker="D", linestyle="", label="mean"),
+        Line2D(
+            [], [], color="grey", marker="o", alpha=0.5, linestyle="", label="one run"
+        ),
+    ]
 
 
 def _finite(values: Sequence[float]) -> list[float]:

@@ -245,3 +245,12 @@ def test_dtypes_start_from_same_weights():
     for single, double in zip(weights["float32"], weights["float64"]):
         assert single.dtype == torch.float32
         assert torch.equal(single, double.float())
+
+
+def test_training_leaves_global_rng_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train(tiny(), [0, 1])
+
+    assert torch.equal(torch.rand(3), expected)

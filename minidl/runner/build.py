@@ -89,6 +89,9 @@ def make_model(config: Config, generators: list[torch.Generator]) -> Sequential:
     """Build the layer stack with one replica per generator and initialise it."""
     replicas = len(generators)
     dtype = config.torch_dtype()
+    # Linear's constructor draws torch.nn.Linear's default init; _initialise then
+    # overwrites it. The throwaway generator keeps torch's global one untouched.
+    discarded_init = torch.Generator().manual_seed(0)
     modules: list[Module] = []
     for layer in config.model:
         if layer.type == "linear":
@@ -97,6 +100,7 @@ def make_model(config: Config, generators: list[torch.Generator]) -> Sequential:
                 layer.out_features,
                 replicas=replicas,
                 dtype=dtype,
+                generator=discarded_init,
                 input_gradient=bool(modules),  # the first layer's input is data
             )
             modules.append(linear)

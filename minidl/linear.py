@@ -73,7 +73,11 @@ class Linear(Module):
         return [(self.weight, self.grad_weight), (self.bias, self.grad_bias)]
 
     def to(self, device: torch.device | str) -> Linear:
-        """Move the parameters and their gradients to a device; return self."""
+        """Move the parameters and their gradients to a device; return self.
+
+        NOTE: moving makes new tensors, so build the optimizer afterwards: an SGD
+        built before keeps updating the old ones.
+        """
         self.weight = self.weight.to(device)
         self.bias = self.bias.to(device)
         self.grad_weight = self.grad_weight.to(device)

@@ -13,7 +13,7 @@ import torch
 
 
 def machine() -> str:
-    """One line naming the CPU, the core and thread counts and the library versions."""
+    """Describe the machine in one line: CPU, core and thread counts, library versions."""
     cpu = platform.processor() or "unknown CPU"
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as file:

@@ -6,7 +6,7 @@ In one process, alternating, `--repeats` times each (medians reported):
 - minidl repeat: N replicas in one batched computation (minidl.runner.repeat);
 - minidl train: one run, as `minidl train` does it;
 - sequential reference: torch.nn + autograd + torch.optim runs one after another;
-  `--sequential K` of them are timed and the figure is scaled by N / K (said so);
+  `--sequential K` of them are timed and the figure is scaled by N / K, and the output states the scale;
 - vmap ensemble: the reference model's N copies stacked with
   torch.func.stack_module_state and trained with vmap(grad(functional_call)).
 Targets: repeat <= 0.05x the sequential reference and <= 0.6x the vmap ensemble.

@@ -76,7 +76,8 @@ PlotsOption = Annotated[
     ),
 ]
 BrowseDirOption = Annotated[
-    Path, typer.Option("--runs-dir", help="Folder that holds the run folders.")
+    Path,
+    typer.Option("--runs-dir", help="Folder for the run folders, created if missing."),
 ]
 
 

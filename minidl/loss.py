@@ -16,7 +16,7 @@ from minidl.data import one_hot
 
 
 def _sample_dims(prediction: Tensor) -> tuple[int, ...]:
-    """The trailing dimensions that one replica's mean runs over: (N, C), or all of a 1-D input."""
+    """Return the trailing dimensions one replica's mean runs over: (N, C), or all of a 1-D input."""
     return tuple(range(-min(prediction.dim(), 2), 0))
 
 

@@ -177,7 +177,7 @@ def validate_config(
     """Validate a config mapping: the schema, then the checks that span sections.
 
     ``overridden`` lists the key paths set by --set or --seed; an error on one of
-    them says so.
+    them is marked as coming from the command line.
     """
     try:
         config = Config.model_validate(raw)

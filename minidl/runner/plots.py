@@ -171,7 +171,7 @@ def plot_trajectory(
 ) -> Path:
     """Draw the absolute loss difference at each training step on a log scale.
 
-    ``series`` maps a label (a dtype) to its per-step differences; a tolerance
+    ``series`` maps a label (a dtype) to its per-step differences. A tolerance
     with the same label is drawn as a dashed line in the same colour. Zero and
     non-finite differences cannot be drawn on a log scale, so they are left out
     and counted in the legend.

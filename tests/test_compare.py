@@ -239,3 +239,36 @@ def test_compare_cli_bad_options_exit_2(tmp_path: Path, options: list[str]):
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert run_folders(tmp_path / "runs") == []
+
+
+CLI_GRID = [
+    ("cross_entropy", "relu", "nesterov"),
+    ("mse", "sigmoid", "weight_decay"),
+    ("cross_entropy", "tanh", "dampening"),
+]
+
+
+@pytest.mark.parametrize(("loss", "activation", "optimizer"), CLI_GRID)
+def test_compare_cli_grid_agrees(
+    tmp_path: Path, loss: str, activation: str, optimizer: str
+):
+    config = grid_config(loss, activation, optimizer, "float32")
+    config_path = write_yaml(tmp_path / "grid.yaml", config.model_dump(mode="json"))
+    result = run_cli(
+        "compare",
+        str(config_path),
+        "--pytorch",
+        "--n",
+        "0",
+        "--no-plots",
+        "--json",
+        "--runs-dir",
+        "runs",
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "agree"
+    assert [check["steps"] for check in report["lockstep"]] == [21, 21]
+    assert all(check["passed"] for check in report["lockstep"])

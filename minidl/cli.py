@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import torch
 import typer
 
 from minidl.runner.config import Config, ConfigError, load_config
@@ -69,6 +70,14 @@ JsonOption = Annotated[
 QuietOption = Annotated[
     bool, typer.Option("--quiet", help="No progress bar and no table.")
 ]
+ThreadsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        help="torch intra-op threads (default: torch's choice). 1 is often faster for small models.",
+    ),
+]
 PlotsOption = Annotated[
     bool,
     typer.Option(
@@ -100,6 +109,11 @@ def check_runs_dir(runs_dir: Path) -> None:
         raise InvalidInput(f"--runs-dir {runs_dir}: folder is not writable")
 
 
+def set_threads(threads: int | None) -> None:
+    if threads is not None:
+        torch.set_num_threads(threads)
+
+
 def print_json(data: dict[str, Any] | list[Any]) -> None:
     sys.stdout.write(json.dumps(to_json_safe(data)) + "\n")
     sys.stdout.flush()
@@ -119,12 +133,14 @@ def train(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     plots: PlotsOption = True,
+    threads: ThreadsOption = None,
 ) -> None:
     """Train one model from CONFIG and record it in a new run folder."""
     from minidl.runner.experiment import run_train
 
     config = load(config_path, sets, seed)
     check_runs_dir(runs_dir)
+    set_threads(threads)
 
     with progress_bar(enabled=not quiet) as progress:
         task = None
@@ -181,12 +197,14 @@ def repeat(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     plots: PlotsOption = True,
+    threads: ThreadsOption = None,
 ) -> None:
     """Train CONFIG with N seeds as one batched computation; report mean and std of the errors."""
     from minidl.runner.repeat import run_repeat
 
     config = load(config_path, sets, seed)
     check_runs_dir(runs_dir)
+    set_threads(threads)
 
     with progress_bar(enabled=not quiet) as progress:
         chunks_task = epochs_task = None
@@ -336,6 +354,7 @@ def compare(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     plots: PlotsOption = True,
+    threads: ThreadsOption = None,
 ) -> None:
     """Check that minidl computes what PyTorch computes: same path, then same statistics."""
     from minidl.runner.compare import Progress, run_compare
@@ -346,6 +365,7 @@ def compare(
         raise InvalidInput("--n 1: expected 0 (skip the statistics) or at least 2 runs")
     config = load(config_path, sets, seed)
     check_runs_dir(runs_dir)
+    set_threads(threads)
 
     with progress_bar(enabled=not quiet) as bar:
         tasks: dict[str, Any] = {}

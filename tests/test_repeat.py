@@ -240,3 +240,23 @@ def test_repeat_cli_all_diverged_exits_1(tmp_path: Path):
     (run_dir,) = run_folders(tmp_path / "runs")
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["diverged"] == 2
+
+
+def test_repeat_cli_threads_recorded(tmp_path: Path):
+    config_path = write_yaml(tmp_path / "tiny.yaml", tiny_raw())
+    result = run_cli(
+        "repeat",
+        str(config_path),
+        "--n",
+        "2",
+        "--threads",
+        "1",
+        "--json",
+        "--no-plots",
+        "--runs-dir",
+        "runs",
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["threads"] == 1

@@ -49,6 +49,7 @@ def environment(config: Config) -> dict[str, Any]:
         "torch_version": torch.__version__,
         "minidl_version": minidl.__version__,
         "python_version": platform.python_version(),
+        "threads": torch.get_num_threads(),
     }
 
 

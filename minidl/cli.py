@@ -200,7 +200,7 @@ def repeat(
     threads: ThreadsOption = None,
 ) -> None:
     """Train CONFIG with N seeds as one batched computation; report mean and std of the errors."""
-    from minidl.runner.repeat import run_repeat
+    from minidl.runner.repeat import DEFAULT_MAX_CHUNK, chunk_seeds, run_repeat
 
     config = load(config_path, sets, seed)
     check_runs_dir(runs_dir)
@@ -209,7 +209,7 @@ def repeat(
     with progress_bar(enabled=not quiet) as progress:
         chunks_task = epochs_task = None
         if progress is not None:
-            total_chunks = -(-n // (chunk or min(n, 1000)))
+            total_chunks = len(chunk_seeds(0, n, chunk or min(n, DEFAULT_MAX_CHUNK)))
             chunks_task = progress.add_task("chunks", total=total_chunks, status="")
             epochs_task = progress.add_task(
                 "epochs", total=config.training.epochs, status=""

@@ -5,8 +5,9 @@ Usage: python benchmarks/repeat_speed.py [CONFIG] [--n 100] [--sequential 10] [-
 In one process, alternating, `--repeats` times each (medians reported):
 - minidl repeat: N replicas in one batched computation (minidl.runner.repeat);
 - minidl train: one run, as `minidl train` does it;
-- sequential reference: torch.nn + autograd + torch.optim runs one after another;
-  `--sequential K` of them are timed and the figure is scaled by N / K, and the output states the scale;
+- sequential reference: torch.nn + autograd + torch.optim runs one after another.
+  Only `--sequential K` of them are timed, so the figure is scaled by N / K, as the
+  output states;
 - vmap ensemble: the reference model's N copies stacked with
   torch.func.stack_module_state and trained with vmap(grad(functional_call)).
 Targets: repeat <= 0.05x the sequential reference and <= 0.6x the vmap ensemble.

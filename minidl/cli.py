@@ -253,10 +253,10 @@ def repeat(
         replica.seed for replica in run.replicas if replica.status != "completed"
     ]
     if diverged:
-        shown = ", ".join(str(seed) for seed in diverged[:10])
+        first_seeds = ", ".join(str(seed) for seed in diverged[:10])
         more = f" and {len(diverged) - 10} more" if len(diverged) > 10 else ""
         stderr.print(
-            f"diverged: {len(diverged)} of {len(run.replicas)} runs (seeds {shown}{more}); "
+            f"diverged: {len(diverged)} of {len(run.replicas)} runs (seeds {first_seeds}{more}); "
             f"their loss became NaN or infinite and they are left out of the statistics",
             highlight=False,
             soft_wrap=True,

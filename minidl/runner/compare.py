@@ -16,12 +16,12 @@ from typing import Any
 
 from minidl.reference import ReferenceResult, train_reference
 from minidl.runner.config import Config
-from minidl.runner.experiment import environment, start_run
+from minidl.runner.experiment import run_header, start_run
 from minidl.runner.figures import FigureLog, draw_compare_figures
 from minidl.runner.lockstep import LockstepResult, lockstep
 from minidl.runner.repeat import DEFAULT_MAX_CHUNK, chunk_seeds, summarise
 from minidl.runner.stats import welch_interval
-from minidl.runner.store import FAILED, INTERRUPTED, RUNNING, write_csv, write_json
+from minidl.runner.store import FAILED, INTERRUPTED, write_csv, write_json
 from minidl.runner.training import COMPLETED, ReplicaResult, train
 
 # The reference's run r draws from seed s + r + this offset, a stream disjoint
@@ -77,13 +77,7 @@ def run_compare(
     """
     progress = progress or Progress()
     run_dir = start_run(runs_dir, "compare", config, config_path)
-    report: dict[str, Any] = {
-        "command": "compare",
-        "config": str(config_path),
-        "seed": config.seed,
-        "status": RUNNING,
-        **environment(config),
-    }
+    report = run_header("compare", config, config_path)
     write_json(run_dir / "compare.json", report)
 
     samples = None

@@ -302,9 +302,9 @@ def _describe(error: ValidationError) -> tuple[str, str]:
 
     message = first["msg"].removeprefix("Value error, ")
     message = message[0].lower() + message[1:]
-    given = first.get("input")
-    shown = "" if isinstance(given, (dict, list)) else f", got {given!r}"
-    return key, f"{message}{shown}{suffix}"
+    value = first.get("input")
+    got = "" if isinstance(value, (dict, list)) else f", got {value!r}"
+    return key, f"{message}{got}{suffix}"
 
 
 def _allowed_keys(location: tuple[Any, ...]) -> list[str]:

@@ -53,6 +53,17 @@ def environment(config: Config) -> dict[str, Any]:
     }
 
 
+def run_header(command: str, config: Config, config_path: str | Path) -> dict[str, Any]:
+    """Build the first fields of a run's result file, with status "running"."""
+    return {
+        "command": command,
+        "config": str(config_path),
+        "seed": config.seed,
+        "status": RUNNING,
+        **environment(config),
+    }
+
+
 def start_run(
     runs_dir: str | Path, command: str, config: Config, config_path: str | Path
 ) -> Path:
@@ -80,13 +91,7 @@ def run_train(
     far with status "interrupted" or "failed", and the exception propagates.
     """
     run_dir = start_run(runs_dir, "train", config, config_path)
-    metrics: dict[str, Any] = {
-        "command": "train",
-        "config": str(config_path),
-        "seed": config.seed,
-        "status": RUNNING,
-        **environment(config),
-    }
+    metrics = run_header("train", config, config_path)
     write_json(run_dir / "metrics.json", metrics)
     if on_start is not None:
         on_start(run_dir)
